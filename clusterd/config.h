@@ -12,18 +12,39 @@
 
 #include "heartbeat/hb_net.h"
 
-#define CFG_MAX_NODES 32
+#define CFG_MAX_NODES    32
 #define CFG_MAX_NETWORKS 8
-#define CFG_MAX_SUBNETS 8
-#define CFG_NAME_MAX 64
+#define CFG_MAX_SUBNETS  8
+#define CFG_NAME_MAX     64
 
 /* Defaults not owned by heartbeat/ (hb_monitor.h has the heartbeat ones). */
-#define CFG_DEFAULT_PATH SYSCONFDIR "/clusterd/clusterd.conf"
-#define CFG_DEFAULT_KEY_FILE SYSCONFDIR "/clusterd/cluster.key"
-#define CFG_DEFAULT_HB_PORT 3343
-#define CFG_DEFAULT_STATE_DIR LOCALSTATEDIR "/lib/clusterd"
-#define CFG_DEFAULT_SOCKET RUNSTATEDIR "/clusterd/clusterd.sock"
-#define CFG_DEFAULT_LIBVIRT_URI "qemu:///system"
+#define CFG_DEFAULT_PATH                   SYSCONFDIR "/clusterd/clusterd.conf"
+#define CFG_DEFAULT_KEY_FILE               SYSCONFDIR "/clusterd/cluster.key"
+#define CFG_DEFAULT_HB_PORT                3343
+#define CFG_DEFAULT_STATE_DIR              LOCALSTATEDIR "/lib/clusterd"
+#define CFG_DEFAULT_SOCKET                 RUNSTATEDIR "/clusterd/clusterd.sock"
+#define CFG_DEFAULT_LIBVIRT_URI            "qemu:///system"
+#define CFG_DEFAULT_CONTROL_GROUP          "root"
+#define CFG_DEFAULT_ADMIN_GROUP            "root"
+#define CFG_DEFAULT_NET_HEARTBEAT          true
+#define CFG_DEFAULT_DEGRADED_GRACE_S       30
+#define CFG_DEFAULT_MIG_TRANSPORT          CFG_TRANSPORT_MCOPY
+#define CFG_DEFAULT_MIG_STREAMS            1
+#define CFG_DEFAULT_MIG_MAX_CONCURRENT     2
+#define CFG_DEFAULT_MIG_BANDWIDTH_MBPS     0 /* unlimited */
+#define CFG_DEFAULT_MIG_MAX_DOWNTIME_MS    300
+#define CFG_DEFAULT_MIG_TIMEOUT_S_PER_GIB  120
+#define CFG_DEFAULT_MIG_PROGRESS_TIMEOUT_S 60
+#define CFG_DEFAULT_MIG_AUTO_CONVERGE      true
+#define CFG_DEFAULT_MIG_POSTCOPY           false
+#define CFG_DEFAULT_FENCE_MODE             CFG_FENCE_SELF
+#define CFG_DEFAULT_FENCE_AGENT_TIMEOUT_S  60
+#define CFG_DEFAULT_SELF_FENCE_MS          10000
+#define CFG_DEFAULT_ISOLATION_GRACE_MS     5000
+#define CFG_DEFAULT_SELF_FENCE_FALLBACK    true
+#define CFG_DEFAULT_QUARANTINE_FAILURES    3
+#define CFG_DEFAULT_QUARANTINE_WINDOW_S    3600
+#define CFG_DEFAULT_QUARANTINE_S           3600
 
 enum cfg_role { CFG_ROLE_CLUSTER, CFG_ROLE_MIGRATION, CFG_ROLE_MANAGEMENT };
 enum cfg_transport { CFG_TRANSPORT_MCOPY, CFG_TRANSPORT_DIRECT };
@@ -44,7 +65,7 @@ struct cfg_network {
 };
 
 struct cfg_node {
-	uint32_t id;   /* 1..2^31-1, unique */
+	uint32_t id; /* 1..2^31-1, unique */
 	char name[CFG_NAME_MAX];
 	/* address on network i (index into cfg.networks); has_addr[i] false when
 	 * the node is not on that network */
@@ -54,14 +75,14 @@ struct cfg_node {
 };
 
 struct cfg_heartbeat {
-	uint16_t port;                          /* 1..65535, default 3343 */
-	uint32_t same_subnet_delay_ms;          /* 50..10000 */
-	uint32_t same_subnet_threshold;         /* 3..120 */
-	uint32_t cross_subnet_delay_ms;         /* 50..10000 */
-	uint32_t cross_subnet_threshold;        /* 3..120 */
-	uint32_t route_history_length;          /* 1..1000, default 10 */
-	uint32_t rise;                          /* 1..100, default 3 */
-	uint32_t degraded_grace_s;              /* 0..86400, default 30 */
+	uint16_t port;                   /* 1..65535, default 3343 */
+	uint32_t same_subnet_delay_ms;   /* 50..10000 */
+	uint32_t same_subnet_threshold;  /* 3..120 */
+	uint32_t cross_subnet_delay_ms;  /* 50..10000 */
+	uint32_t cross_subnet_threshold; /* 3..120 */
+	uint32_t route_history_length;   /* 1..1000, default 10 */
+	uint32_t rise;                   /* 1..100, default 3 */
+	uint32_t degraded_grace_s;       /* 0..86400, default 30 */
 };
 
 struct cfg_migration {
@@ -79,15 +100,15 @@ struct cfg_migration {
 };
 
 struct cfg_fencing {
-	enum cfg_fence_mode mode;     /* "self" (default) | "agent" | "none" */
-	char agent[256];              /* path of a fence-agents program, "" none */
-	uint32_t agent_timeout_s;     /* 1..600, default 60 */
-	uint32_t self_fence_ms;       /* 1000..600000, default 10000 */
-	uint32_t isolation_grace_ms;  /* 0..self_fence_ms-1, default 5000 */
+	enum cfg_fence_mode mode;       /* "self" (default) | "agent" | "none" */
+	char agent[256];                /* path of a fence-agents program, "" none */
+	uint32_t agent_timeout_s;       /* 1..600, default 60 */
+	uint32_t self_fence_ms;         /* 1000..600000, default 10000 */
+	uint32_t isolation_grace_ms;    /* 0..self_fence_ms-1, default 5000 */
 	bool allow_self_fence_fallback; /* default true */
-	uint32_t quarantine_failures; /* 1..100, default 3 */
-	uint32_t quarantine_window_s; /* 1..86400, default 3600 */
-	uint32_t quarantine_s;        /* 1..604800, default 3600 */
+	uint32_t quarantine_failures;   /* 1..100, default 3 */
+	uint32_t quarantine_window_s;   /* 1..86400, default 3600 */
+	uint32_t quarantine_s;          /* 1..604800, default 3600 */
 };
 
 struct cfg {
@@ -95,7 +116,7 @@ struct cfg {
 	/* cluster */
 	char cluster_name[CFG_NAME_MAX];
 	char key_file[4096];
-	uint8_t key[1024];            /* contents of key_file (HB_KEY_MIN..HB_KEY_MAX bytes) */
+	uint8_t key[1024]; /* contents of key_file (HB_KEY_MIN..HB_KEY_MAX bytes) */
 	size_t key_len;
 	/* node: this node's id; 0 = not set in the file (find it by local address) */
 	uint32_t local_id;
@@ -127,7 +148,9 @@ struct cfg_errors {
 
 /* Load and validate path. Returns 0 and a new *ret_cfg, or -EINVAL with every
  * problem in *ret_errs (caller frees with cfg_errors_clear), or -ENOMEM. A
- * file that cannot be opened or parsed is one error naming it. */
+ * file that cannot be opened or parsed is one error naming it. *ret_cfg is
+ * untouched on failure; *ret_errs (may be NULL) is always set, empty unless
+ * -EINVAL, ordered by line. A relative key_file is relative to path's directory. */
 int cfg_load(const char *path, struct cfg **ret_cfg, struct cfg_errors *ret_errs);
 void cfg_free(struct cfg *cfg); /* NULL is fine; wipes the key */
 void cfg_errors_clear(struct cfg_errors *errs);

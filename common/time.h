@@ -12,7 +12,7 @@ typedef uint64_t usec_t;
 
 #define USEC_INFINITY ((usec_t)UINT64_MAX)
 #define USEC_PER_MSEC ((usec_t)1000)
-#define USEC_PER_SEC ((usec_t)1000000)
+#define USEC_PER_SEC  ((usec_t)1000000)
 
 /* CLOCK_MONOTONIC in microseconds. Only the event loop and I/O edges call it. */
 static inline usec_t time_now_usec(void)

@@ -44,4 +44,13 @@ enum hb_class hb_net_classify(const struct hb_addr *local, unsigned prefixlen, c
  * lo's 127.0.0.1/8). -ENOENT when no interface has it. */
 int hb_net_local_prefixlen(const struct hb_addr *local, unsigned *ret_len);
 
+/* The same over a given interface list (pure; what the two above use):
+ * *ret_exact tells whether the address itself was found. 0 or -ENOENT. */
+struct ifaddrs;
+int hb_net_prefixlen_in(const struct ifaddrs *ifs, const struct hb_addr *local, unsigned *ret_len,
+			bool *ret_exact);
+
+/* true when `a` is configured on one of this host's interfaces (exactly). */
+bool hb_net_addr_is_local(const struct hb_addr *a);
+
 #endif

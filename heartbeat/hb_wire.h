@@ -18,7 +18,7 @@
  *  12  u32 sender         sender node id
  *  16  u32 target         target node id
  *  20  u8  link           link id (index of the network in the config)
- *  21  u8  flags          HB_FLAG_*
+ *  21  u8  flags          HB_FLAG_* (none defined in version 1: must be 0)
  *  22  u16 reserved       0
  *  24  u64 incarnation    sender's start time (realtime µs); a restarted
  *                         sender has a larger one, so old packets cannot be replayed
@@ -31,14 +31,14 @@
  *  72  u8[24] hmac        HMAC-SHA256 over bytes 0..71 with the cluster key, truncated
  * RTT at the target = now - echo_time - echo_hold (target's clock only).
  */
-#define HB_WIRE_MAGIC 0x434c4842u
-#define HB_WIRE_VERSION 1
+#define HB_WIRE_MAGIC     0x434c4842u
+#define HB_WIRE_VERSION   1
 #define HB_TYPE_HEARTBEAT 1
-#define HB_WIRE_HMAC_LEN 24
-#define HB_WIRE_BODY_LEN 72
-#define HB_WIRE_LEN (HB_WIRE_BODY_LEN + HB_WIRE_HMAC_LEN)
-#define HB_KEY_MIN 32
-#define HB_KEY_MAX 1024
+#define HB_WIRE_HMAC_LEN  24
+#define HB_WIRE_BODY_LEN  72
+#define HB_WIRE_LEN       (HB_WIRE_BODY_LEN + HB_WIRE_HMAC_LEN)
+#define HB_KEY_MIN        32
+#define HB_KEY_MAX        1024
 
 struct hb_packet {
 	uint32_t cluster_id;
@@ -61,10 +61,10 @@ enum hb_wire_error {
 	HB_EBADMAGIC,
 	HB_EBADVERSION,
 	HB_EBADTYPE,
-	HB_EBADLENGTH,   /* length field not HB_WIRE_LEN */
-	HB_EBADCLUSTER,  /* cluster_id differs from ours */
-	HB_EBADHMAC,     /* wrong key or tampered */
-	HB_EBADFIELD,    /* reserved bits set, seq 0, sender 0 … */
+	HB_EBADLENGTH,  /* length field not HB_WIRE_LEN */
+	HB_EBADCLUSTER, /* cluster_id differs from ours */
+	HB_EBADHMAC,    /* wrong key or tampered */
+	HB_EBADFIELD,   /* reserved bits set, seq 0, sender 0 … */
 };
 
 struct hb_key; /* opaque, holds the HMAC key */
@@ -76,7 +76,9 @@ void hb_key_free(struct hb_key *key); /* NULL is fine; wipes the key */
 /* Stable 32-bit id of a cluster name (FNV-1a); never 0. */
 uint32_t hb_cluster_id(const char *cluster_name);
 
-/* Encode pkt into buf (at least HB_WIRE_LEN bytes). Returns HB_WIRE_LEN or -EINVAL. */
+/* Encode pkt into buf (at least HB_WIRE_LEN bytes). Returns HB_WIRE_LEN, or
+ * -EINVAL (NULL argument, short buf, seq/sender/target 0, flags set: the same
+ * field checks as the decoder), -EIO if libcrypto fails; buf untouched on failure. */
 int hb_wire_encode(const struct hb_packet *pkt, const struct hb_key *key, uint8_t *buf, size_t buflen);
 
 /* Decode and authenticate. On success fills *ret_pkt and returns 0; on any

@@ -1,0 +1,352 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* clusterd/daemon.c: builds the heartbeat monitor and sockets from the config,
+ * drives them from the event loop (tick + send in a prepare hook, receive on
+ * readable fds) and logs every link and node state change. Holds no policy:
+ * what to do about a DOWN node comes with membership (next issues). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+
+#include "autoconf.h"
+#include "clusterd/daemon.h"
+#include "common/log.h"
+#include "heartbeat/hb_io.h"
+#include "heartbeat/hb_monitor.h"
+#include "heartbeat/hb_wire.h"
+
+struct cl_daemon {
+	struct cfg *cfg;
+	struct ev_loop *loop;
+	uint32_t local_id;
+	int local_idx;
+	struct hb_key *key;
+	struct hb_monitor *mon;
+	struct hb_io *io;
+	struct ev_io *watch[CFG_MAX_NETWORKS];
+	size_t n_watch;
+	usec_t hb_deadline; /* the monitor's next deadline as of the last tick */
+};
+
+static const char *node_name(const struct cl_daemon *d, uint32_t id)
+{
+	int i = cfg_node_by_id(d->cfg, id);
+	return i >= 0 ? d->cfg->nodes[i].name : "?";
+}
+
+static const char *net_name(const struct cl_daemon *d, uint8_t link)
+{
+	return link < d->cfg->n_networks ? d->cfg->networks[link].name : "?";
+}
+
+/* "down: cluster; up: management migration" for a node's links */
+static void describe_links(const struct cl_daemon *d, uint32_t id, char *buf, size_t len)
+{
+	static const enum hb_link_state order[] = {HB_LINK_DOWN, HB_LINK_LOSSY, HB_LINK_UP, HB_LINK_UNKNOWN};
+	FILE *f = fmemopen(buf, len, "w");
+
+	buf[0] = '\0';
+	if (!f)
+		return;
+	for (size_t k = 0; k < sizeof(order) / sizeof(order[0]); k++) {
+		const char *sep = ftell(f) ? "; " : "";
+		bool any = false;
+
+		for (size_t l = 0; l < d->cfg->n_networks; l++) {
+			struct hb_link_stats st;
+
+			if (hb_monitor_link_stats(d->mon, id, (uint8_t)l, &st) < 0 || st.state != order[k])
+				continue;
+			if (!any)
+				fprintf(f, "%s%s:", sep, hb_link_state_name(order[k]));
+			fprintf(f, " %s", net_name(d, (uint8_t)l));
+			any = true;
+		}
+	}
+	fclose(f); /* fmemopen NUL-terminates within len */
+}
+
+static void on_hb_event(const struct hb_event *ev, void *userdata)
+{
+	struct cl_daemon *d = userdata;
+	char links[256];
+
+	if (ev->kind == HB_EV_LINK) {
+		struct hb_link_stats st;
+		if (hb_monitor_link_stats(d->mon, ev->node_id, ev->link, &st) < 0)
+			return;
+		if (ev->new_state == HB_LINK_DOWN)
+			log_warn("link %s/%s: %s -> down, silent %llu ms (%s, threshold %u x %u ms)",
+				 node_name(d, ev->node_id), net_name(d, ev->link),
+				 hb_link_state_name(ev->old_state),
+				 (unsigned long long)(ev->silent_us / USEC_PER_MSEC), hb_class_name(st.cls),
+				 st.threshold, st.delay_ms);
+		else if (ev->new_state == HB_LINK_UP && st.rtt_us >= 0)
+			log_info("link %s/%s: %s -> up, rtt %.3f ms", node_name(d, ev->node_id),
+				 net_name(d, ev->link), hb_link_state_name(ev->old_state),
+				 (double)st.rtt_us / 1000.0);
+		else if (ev->new_state == HB_LINK_LOSSY)
+			log_info("link %s/%s: %s -> lossy, %u missed now, %u.%u%% lost of last heartbeats",
+				 node_name(d, ev->node_id), net_name(d, ev->link),
+				 hb_link_state_name(ev->old_state), st.missed, st.loss_permille / 10,
+				 st.loss_permille % 10);
+		else
+			log_info("link %s/%s: %s -> %s", node_name(d, ev->node_id), net_name(d, ev->link),
+				 hb_link_state_name(ev->old_state), hb_link_state_name(ev->new_state));
+		return;
+	}
+	describe_links(d, ev->node_id, links, sizeof(links));
+	if (ev->new_state == HB_NODE_DOWN || ev->new_state == HB_NODE_DEGRADED)
+		log_warn("node %s: %s -> %s (%s)", node_name(d, ev->node_id),
+			 hb_node_health_name(ev->old_state), hb_node_health_name(ev->new_state), links);
+	else
+		log_info("node %s: %s -> %s (%s)", node_name(d, ev->node_id),
+			 hb_node_health_name(ev->old_state), hb_node_health_name(ev->new_state), links);
+}
+
+/* Tick the monitor only when its deadline has come: a received heartbeat can
+ * only move deadlines later, never earlier, so the cached one is never late
+ * (at worst one tick finds nothing to do). O(links) per tick, not per wakeup. */
+static usec_t hb_prepare(struct ev_loop *loop, usec_t now, void *userdata)
+{
+	struct cl_daemon *d = userdata;
+
+	if (now >= d->hb_deadline) {
+		hb_monitor_tick(d->mon, now);
+		(void)hb_io_send_due(d->io, now);
+		d->hb_deadline = hb_monitor_next_deadline(d->mon);
+	}
+	return d->hb_deadline;
+}
+
+static void hb_readable(struct ev_loop *loop, struct ev_io *io, int fd, uint32_t events, usec_t now,
+			void *userdata)
+{
+	struct cl_daemon *d = userdata;
+	int r = hb_io_recv(d->io, fd, now);
+
+	if (r < 0)
+		log_warn("heartbeat: receive failed on fd %d: %s", fd, strerror(-r));
+}
+
+int cl_daemon_find_local_node(const struct cfg *cfg, uint32_t *ret_id)
+{
+	uint32_t found = 0;
+
+	if (cfg->local_id) {
+		*ret_id = cfg->local_id;
+		return 0;
+	}
+	for (size_t i = 0; i < cfg->n_nodes; i++)
+		for (size_t n = 0; n < cfg->n_networks; n++)
+			if (cfg->nodes[i].has_addr[n] && hb_net_addr_is_local(&cfg->nodes[i].addr[n])) {
+				if (found && found != cfg->nodes[i].id)
+					return -EEXIST;
+				found = cfg->nodes[i].id;
+			}
+	if (!found)
+		return -ENOENT;
+	*ret_id = found;
+	return 0;
+}
+
+/* Subnet classification for (local address, peer): by the prefix of the local
+ * interface address; if the address is not on an interface (it will fail to
+ * bind anyway), by the network's configured subnet holding it. */
+static enum hb_class classify(const struct cfg_network *net, const struct hb_addr *local,
+			      const struct hb_addr *peer)
+{
+	unsigned len;
+
+	if (hb_net_local_prefixlen(local, &len) == 0)
+		return hb_net_classify(local, len, peer);
+	for (size_t s = 0; s < net->n_subnets; s++)
+		if (hb_prefix_contains(&net->subnets[s].addr, net->subnets[s].prefixlen, local))
+			return hb_net_classify(local, net->subnets[s].prefixlen, peer);
+	return HB_CLASS_CROSS_SUBNET;
+}
+
+static int setup_heartbeat(struct cl_daemon *d)
+{
+	const struct cfg *cfg = d->cfg;
+	const struct cfg_node *self = &cfg->nodes[d->local_idx];
+	struct hb_monitor_params p = {
+		.local_id = d->local_id,
+		.cluster_id = hb_cluster_id(cfg->cluster_name),
+		.incarnation = time_real_usec(),
+		.cls[HB_CLASS_SAME_SUBNET] = {cfg->heartbeat.same_subnet_delay_ms,
+					      cfg->heartbeat.same_subnet_threshold},
+		.cls[HB_CLASS_CROSS_SUBNET] = {cfg->heartbeat.cross_subnet_delay_ms,
+					       cfg->heartbeat.cross_subnet_threshold},
+		.rise = cfg->heartbeat.rise,
+		.history_len = cfg->heartbeat.route_history_length,
+	};
+	usec_t now = ev_loop_now(d->loop);
+	size_t n_links = 0;
+	int r;
+
+	r = hb_key_new(cfg->key, cfg->key_len, &d->key);
+	if (r < 0) {
+		log_err("heartbeat: cluster key from %s unusable: %s", cfg->key_file, strerror(-r));
+		return r;
+	}
+	r = hb_monitor_new(&p, &d->mon);
+	if (r < 0) {
+		log_err("heartbeat: cannot create the monitor: %s", strerror(-r));
+		return r;
+	}
+	hb_monitor_set_event_cb(d->mon, on_hb_event, d);
+	r = hb_io_new(d->mon, d->key, p.cluster_id, &d->io);
+	if (r < 0)
+		return r;
+
+	for (size_t n = 0; n < cfg->n_networks; n++) {
+		const struct cfg_network *net = &cfg->networks[n];
+		char la[HB_ADDR_STRLEN], pa[HB_ADDR_STRLEN];
+		int fd;
+
+		if (!net->heartbeat || !self->has_addr[n])
+			continue;
+		fd = hb_io_add_link(d->io, (uint8_t)n, &self->addr[n], cfg->heartbeat.port);
+		if (fd < 0) {
+			log_err("heartbeat: cannot bind %s:%u on network %s: %s",
+				hb_addr_str(&self->addr[n], la, sizeof(la)), cfg->heartbeat.port, net->name,
+				strerror(-fd));
+			return fd;
+		}
+		r = ev_io_add(d->loop, fd, EPOLLIN, hb_readable, d, &d->watch[d->n_watch]);
+		if (r < 0)
+			return r;
+		d->n_watch++;
+		for (size_t i = 0; i < cfg->n_nodes; i++) {
+			const struct cfg_node *peer = &cfg->nodes[i];
+			enum hb_class cls;
+
+			if ((int)i == d->local_idx || !peer->has_addr[n])
+				continue;
+			cls = classify(net, &self->addr[n], &peer->addr[n]);
+			r = hb_monitor_add_link(d->mon, peer->id, (uint8_t)n, cls, now);
+			if (r >= 0)
+				r = hb_io_add_peer(d->io, peer->id, (uint8_t)n, &peer->addr[n],
+						   cfg->heartbeat.port);
+			if (r < 0) {
+				log_err("heartbeat: cannot monitor %s on %s: %s", peer->name, net->name,
+					strerror(-r));
+				return r;
+			}
+			log_info("heartbeat: link %s/%s: local %s -> peer %s, %s, every %u ms, down after %u "
+				 "missed",
+				 peer->name, net->name, hb_addr_str(&self->addr[n], la, sizeof(la)),
+				 hb_addr_str(&peer->addr[n], pa, sizeof(pa)), hb_class_name(cls),
+				 p.cls[cls].delay_ms, p.cls[cls].threshold);
+			n_links++;
+		}
+	}
+	if (n_links == 0)
+		log_warn("heartbeat: no peer shares a heartbeat network with %s: nothing to monitor",
+			 self->name);
+	return ev_prepare_add(d->loop, hb_prepare, d);
+}
+
+int cl_daemon_new(struct cfg *cfg, struct ev_loop *loop, struct cl_daemon **ret_daemon)
+{
+	struct cl_daemon *d;
+	int r;
+
+	d = calloc(1, sizeof(*d));
+	if (!d)
+		return -ENOMEM;
+	d->cfg = cfg;
+	d->loop = loop;
+	r = cl_daemon_find_local_node(cfg, &d->local_id);
+	if (r == -EEXIST) {
+		log_err("%s: addresses of several nodes are configured on this host: set node.id", cfg->path);
+		goto fail;
+	} else if (r < 0) {
+		log_err("%s: no node's address is configured on this host: set node.id or fix "
+			"nodes[].addresses",
+			cfg->path);
+		goto fail;
+	}
+	d->local_idx = cfg_node_by_id(cfg, d->local_id);
+	if (d->local_idx < 0) {
+		r = -ENOENT;
+		log_err("%s: node.id %u is not in nodes", cfg->path, d->local_id);
+		goto fail;
+	}
+	log_info("clusterd %s: node %s (id %u) of cluster %s, %zu nodes, %zu networks", PACKAGE_VERSION,
+		 cfg->nodes[d->local_idx].name, d->local_id, cfg->cluster_name, cfg->n_nodes,
+		 cfg->n_networks);
+	r = setup_heartbeat(d);
+	if (r < 0)
+		goto fail;
+	*ret_daemon = d;
+	return 0;
+fail:
+	d->cfg = NULL; /* not ours on failure */
+	cl_daemon_free(d);
+	return r;
+}
+
+void cl_daemon_free(struct cl_daemon *d)
+{
+	if (!d)
+		return;
+	for (size_t i = 0; i < d->n_watch; i++)
+		ev_io_del(d->watch[i]);
+	hb_io_free(d->io);
+	hb_monitor_free(d->mon);
+	hb_key_free(d->key);
+	cfg_free(d->cfg);
+	free(d);
+}
+
+void cl_daemon_log_status(const struct cl_daemon *d)
+{
+	const struct hb_io_counters *c = hb_io_get_counters(d->io);
+	uint64_t bad = 0;
+
+	for (size_t i = 0; i < d->cfg->n_nodes; i++) {
+		const struct cfg_node *node = &d->cfg->nodes[i];
+		int h;
+
+		if ((int)i == d->local_idx)
+			continue;
+		h = hb_monitor_node_health(d->mon, node->id);
+		log_info("status: node %s: %s", node->name,
+			 h >= 0 ? hb_node_health_name(h) : "not monitored");
+		for (size_t l = 0; l < d->cfg->n_networks; l++) {
+			struct hb_link_stats st;
+			struct hb_history_entry hist[HB_HISTORY_MAX];
+			char route[512];
+			size_t off = 0;
+			int n;
+
+			if (hb_monitor_link_stats(d->mon, node->id, (uint8_t)l, &st) < 0)
+				continue;
+			n = hb_monitor_link_history(d->mon, node->id, (uint8_t)l, hist, HB_HISTORY_MAX);
+			route[0] = '\0';
+			for (int k = 0; k < n && off + 16 < sizeof(route); k++)
+				off += (size_t)snprintf(route + off, sizeof(route) - off, "%s",
+							hist[k].lost ? "x" : ".");
+			log_info("status: link %s/%s: %s, %s, rtt %.3f ms (srtt %.3f, jitter %.3f), loss "
+				 "%u.%u%%, "
+				 "rx %llu tx %llu lost %llu late %llu dup %llu stale %llu, history [%s]",
+				 node->name, net_name(d, (uint8_t)l), hb_link_state_name(st.state),
+				 hb_class_name(st.cls), (double)st.rtt_us / 1000.0,
+				 (double)st.srtt_us / 1000.0, (double)st.jitter_us / 1000.0,
+				 st.loss_permille / 10, st.loss_permille % 10, (unsigned long long)st.rx,
+				 (unsigned long long)st.tx, (unsigned long long)st.lost,
+				 (unsigned long long)st.late, (unsigned long long)st.dup,
+				 (unsigned long long)st.stale, route);
+		}
+	}
+	for (size_t i = 0; i < sizeof(c->decode_errors) / sizeof(c->decode_errors[0]); i++)
+		bad += c->decode_errors[i];
+	log_info("status: heartbeat datagrams rx %llu tx %llu, tx errors %llu, rejected %llu, wrong source "
+		 "%llu",
+		 (unsigned long long)c->rx_datagrams, (unsigned long long)c->tx_datagrams,
+		 (unsigned long long)c->tx_errors, (unsigned long long)bad,
+		 (unsigned long long)c->wrong_source);
+}
