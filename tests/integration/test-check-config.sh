@@ -1,0 +1,35 @@
+#!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# clusterd --check-config on the shipped example (with a key) says
+# "configuration OK"; on a broken file it exits 1 and names file, line and
+# key of every problem; a usage error exits 2.
+set -u
+: "${CLUSTERD:?}"
+d=$(mktemp -d)
+trap 'rm -rf "$d"' EXIT
+fail() { echo "FAIL: $*" >&2; exit 1; }
+
+head -c 64 /dev/urandom > "$d/cluster.key"
+sed "s#key_file = \"[^\"]*\"#key_file = \"$d/cluster.key\"#" "$top_srcdir/configs/clusterd.conf" > "$d/ok.conf"
+out=$("$CLUSTERD" --check-config -c "$d/ok.conf" 2>&1) || fail "example config rejected: $out"
+[ "$out" = "configuration OK" ] || fail "unexpected output: $out"
+
+sed -e 's/same_subnet_delay_ms = 1000;/same_subnet_delay_ms = 20;/' \
+	-e 's/max_concurrent = 2;/max_concurrent = 2; colour = "blue";/' "$d/ok.conf" > "$d/bad.conf"
+delay_line=$(grep -n 'same_subnet_delay_ms = 20;' "$d/bad.conf" | cut -d: -f1)
+colour_line=$(grep -n 'colour = ' "$d/bad.conf" | cut -d: -f1)
+out=$("$CLUSTERD" --check-config -c "$d/bad.conf" 2>&1)
+rc=$?
+[ $rc = 1 ] || fail "bad config: exit $rc, want 1"
+grep -q "^$d/bad.conf:$delay_line: heartbeat.same_subnet_delay_ms: .*50" <<<"$out" ||
+	fail "delay error not reported with file:line:key: $out"
+grep -q "^$d/bad.conf:$colour_line: migration.colour: " <<<"$out" ||
+	fail "unknown key not reported with file:line:key: $out"
+echo "$out" | sed 's/^/  /'
+
+out=$("$CLUSTERD" --check-config -c "$d/missing.conf" 2>&1)
+[ $? = 1 ] || fail "missing file should exit 1"
+grep -q "missing.conf" <<<"$out" || fail "missing file not named: $out"
+"$CLUSTERD" --bogus >/dev/null 2>&1
+[ $? = 2 ] || fail "usage error should exit 2"
+echo "check-config: OK on the example, errors with file:line:key, exit codes 0/1/2"
