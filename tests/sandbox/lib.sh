@@ -46,7 +46,7 @@ sb_require_env() {
 	for c in ip iptables unshare setsid mount awk; do
 		command -v "$c" >/dev/null 2>&1 || sb_skip "the sandbox needs '$c'"
 	done
-	ip netns del "$ns" 2>/dev/null
+	ip netns del "$ns" 2>/dev/null || true
 	if ! ip netns add "$ns" 2>/dev/null; then
 		sb_skip "cannot create a network namespace (ip netns add failed)"
 	fi
@@ -62,7 +62,7 @@ sb_require_env() {
 	elif ! ip netns exec "$ns" unshare -m --propagation private true 2>/dev/null; then
 		why="cannot create a mount namespace (unshare -m)"
 	fi
-	ip netns del "$ns" 2>/dev/null
+	ip netns del "$ns" 2>/dev/null || true
 	[ -z "$why" ] || sb_skip "$why"
 }
 
