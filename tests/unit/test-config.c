@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <setjmp.h>
@@ -484,6 +485,40 @@ static void assert_key(const struct cfg *cfg, size_t len)
 	assert_memory_equal(cfg->key, want, len);
 }
 
+/* The defaults documented in clusterd.conf(5) that every file without those
+ * keys gets: shared by the tests of the example and of a minimal config. */
+static void assert_documented_defaults(const struct cfg *cfg)
+{
+	assert_int_equal(cfg->heartbeat.same_subnet_threshold, 10);
+	assert_int_equal(cfg->heartbeat.cross_subnet_delay_ms, 1000);
+	assert_int_equal(cfg->heartbeat.cross_subnet_threshold, 20);
+	assert_int_equal(cfg->heartbeat.route_history_length, 10);
+	assert_int_equal(cfg->heartbeat.rise, 3);
+	assert_int_equal(cfg->heartbeat.degraded_grace_s, 30);
+	assert_int_equal(cfg->migration.transport, CFG_TRANSPORT_MCOPY);
+	assert_int_equal(cfg->migration.streams, 1);
+	assert_int_equal(cfg->migration.max_concurrent, 2);
+	assert_int_equal(cfg->migration.bandwidth_mbps, 0);
+	assert_int_equal(cfg->migration.max_downtime_ms, 300);
+	assert_int_equal(cfg->migration.timeout_s_per_gib, 120);
+	assert_int_equal(cfg->migration.progress_timeout_s, 60);
+	assert_true(cfg->migration.auto_converge);
+	assert_false(cfg->migration.postcopy);
+	assert_int_equal(cfg->migration.fallback_network, -1);
+	assert_int_equal(cfg->fencing.mode, CFG_FENCE_SELF);
+	assert_string_equal(cfg->fencing.agent, "");
+	assert_int_equal(cfg->fencing.agent_timeout_s, 60);
+	assert_int_equal(cfg->fencing.self_fence_ms, 10000);
+	assert_int_equal(cfg->fencing.isolation_grace_ms, 5000);
+	assert_true(cfg->fencing.allow_self_fence_fallback);
+	assert_int_equal(cfg->fencing.quarantine_failures, 3);
+	assert_int_equal(cfg->fencing.quarantine_window_s, 3600);
+	assert_int_equal(cfg->fencing.quarantine_s, 3600);
+	assert_string_equal(cfg->libvirt_uri, "qemu:///system");
+	assert_string_equal(cfg->control_group, "root");
+	assert_string_equal(cfg->admin_group, "root");
+}
+
 static void test_example_config(void **state)
 {
 	const char *top = getenv("top_srcdir") ? getenv("top_srcdir") : ".";
@@ -555,36 +590,9 @@ static void test_example_config(void **state)
 	/* the example spells out every default */
 	assert_int_equal(cfg->heartbeat.port, 3343);
 	assert_int_equal(cfg->heartbeat.same_subnet_delay_ms, 1000);
-	assert_int_equal(cfg->heartbeat.same_subnet_threshold, 10);
-	assert_int_equal(cfg->heartbeat.cross_subnet_delay_ms, 1000);
-	assert_int_equal(cfg->heartbeat.cross_subnet_threshold, 20);
-	assert_int_equal(cfg->heartbeat.route_history_length, 10);
-	assert_int_equal(cfg->heartbeat.rise, 3);
-	assert_int_equal(cfg->heartbeat.degraded_grace_s, 30);
+	assert_documented_defaults(cfg);
 	assert_int_equal(cfg->migration.network, 2);
-	assert_int_equal(cfg->migration.transport, CFG_TRANSPORT_MCOPY);
-	assert_int_equal(cfg->migration.streams, 1);
-	assert_int_equal(cfg->migration.max_concurrent, 2);
-	assert_int_equal(cfg->migration.bandwidth_mbps, 0);
-	assert_int_equal(cfg->migration.max_downtime_ms, 300);
-	assert_int_equal(cfg->migration.timeout_s_per_gib, 120);
-	assert_int_equal(cfg->migration.progress_timeout_s, 60);
-	assert_true(cfg->migration.auto_converge);
-	assert_false(cfg->migration.postcopy);
-	assert_int_equal(cfg->migration.fallback_network, -1);
-	assert_int_equal(cfg->fencing.mode, CFG_FENCE_SELF);
-	assert_string_equal(cfg->fencing.agent, "");
-	assert_int_equal(cfg->fencing.agent_timeout_s, 60);
-	assert_int_equal(cfg->fencing.self_fence_ms, 10000);
-	assert_int_equal(cfg->fencing.isolation_grace_ms, 5000);
-	assert_true(cfg->fencing.allow_self_fence_fallback);
-	assert_int_equal(cfg->fencing.quarantine_failures, 3);
-	assert_int_equal(cfg->fencing.quarantine_window_s, 3600);
-	assert_int_equal(cfg->fencing.quarantine_s, 3600);
-	assert_string_equal(cfg->libvirt_uri, "qemu:///system");
 	assert_string_equal(cfg->control_socket, "/run/clusterd/clusterd.sock");
-	assert_string_equal(cfg->control_group, "root");
-	assert_string_equal(cfg->admin_group, "root");
 	assert_string_equal(cfg->state_dir, "/var/lib/clusterd");
 
 	assert_int_equal(cfg_node_by_id(cfg, 1), 0);
@@ -627,36 +635,9 @@ static void test_minimal_defaults(void **state)
 	assert_int_equal(cfg->heartbeat.port, 3343);
 	assert_int_equal(cfg->heartbeat.same_subnet_delay_ms, HB_DEFAULT_SAME_DELAY_MS);
 	assert_int_equal(cfg->heartbeat.same_subnet_delay_ms, 1000);
-	assert_int_equal(cfg->heartbeat.same_subnet_threshold, 10);
-	assert_int_equal(cfg->heartbeat.cross_subnet_delay_ms, 1000);
-	assert_int_equal(cfg->heartbeat.cross_subnet_threshold, 20);
-	assert_int_equal(cfg->heartbeat.route_history_length, 10);
-	assert_int_equal(cfg->heartbeat.rise, 3);
-	assert_int_equal(cfg->heartbeat.degraded_grace_s, 30);
+	assert_documented_defaults(cfg);
 	assert_int_equal(cfg->migration.network, -1); /* no migration network */
-	assert_int_equal(cfg->migration.transport, CFG_TRANSPORT_MCOPY);
-	assert_int_equal(cfg->migration.streams, 1);
-	assert_int_equal(cfg->migration.max_concurrent, 2);
-	assert_int_equal(cfg->migration.bandwidth_mbps, 0);
-	assert_int_equal(cfg->migration.max_downtime_ms, 300);
-	assert_int_equal(cfg->migration.timeout_s_per_gib, 120);
-	assert_int_equal(cfg->migration.progress_timeout_s, 60);
-	assert_true(cfg->migration.auto_converge);
-	assert_false(cfg->migration.postcopy);
-	assert_int_equal(cfg->migration.fallback_network, -1);
-	assert_int_equal(cfg->fencing.mode, CFG_FENCE_SELF);
-	assert_string_equal(cfg->fencing.agent, "");
-	assert_int_equal(cfg->fencing.agent_timeout_s, 60);
-	assert_int_equal(cfg->fencing.self_fence_ms, 10000);
-	assert_int_equal(cfg->fencing.isolation_grace_ms, 5000);
-	assert_true(cfg->fencing.allow_self_fence_fallback);
-	assert_int_equal(cfg->fencing.quarantine_failures, 3);
-	assert_int_equal(cfg->fencing.quarantine_window_s, 3600);
-	assert_int_equal(cfg->fencing.quarantine_s, 3600);
-	assert_string_equal(cfg->libvirt_uri, "qemu:///system");
 	assert_string_equal(cfg->control_socket, CFG_DEFAULT_SOCKET);
-	assert_string_equal(cfg->control_group, "root");
-	assert_string_equal(cfg->admin_group, "root");
 	assert_string_equal(cfg->state_dir, CFG_DEFAULT_STATE_DIR);
 
 	assert_int_equal(cfg_network_by_role(cfg, CFG_ROLE_CLUSTER), 0);
@@ -846,25 +827,45 @@ static void test_file_errors(void **state)
 }
 
 /* The key file is unreadable (only meaningful without CAP_DAC_OVERRIDE). */
+/* As root every file is readable, so the check runs in a child that drops
+ * to nobody first; cmocka asserts in the child become its exit status. */
 static void test_unreadable_key(void **state)
 {
 	char key[PATH_MAX + 32], path[PATH_MAX];
-	struct cfg *cfg = NULL;
-	struct cfg_errors errs;
 	uint8_t buf[KEY_BYTES] = {0};
+	int status;
+	pid_t pid;
 
-	if (geteuid() == 0)
-		skip();
 	snprintf(key, sizeof(key), "%s/noperm.key", tmpdir);
 	write_bytes(key, buf, sizeof(buf));
 	assert_int_equal(chmod(key, 0), 0);
 	write_conf(
 		"cluster = { name = \"t\"; key_file = \"noperm.key\"; };\n" L2_NETS L3_NET L4_END NODES_ONLY,
 		path);
-	assert_int_equal(cfg_load(path, &cfg, &errs), -EINVAL);
-	assert_int_equal(errs.n, 1);
-	check_error(&errs.v[0], path, 1, "cluster.key_file", "Permission denied (allowed: a readable file");
-	cfg_errors_clear(&errs);
+	assert_int_equal(chmod(tmpdir, 0755), 0);
+	assert_int_equal(chmod(path, 0644), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct cfg *cfg = NULL;
+		struct cfg_errors errs;
+		int ok;
+
+		if (geteuid() == 0 && (setgid(65534) < 0 || setuid(65534) < 0))
+			_exit(3);
+		ok = cfg_load(path, &cfg, &errs) == -EINVAL && errs.n == 1 && errs.v[0].line == 1 &&
+		     strcmp(errs.v[0].key, "cluster.key_file") == 0 &&
+		     strstr(errs.v[0].msg, "Permission denied (allowed: a readable file") != NULL;
+		if (!ok && errs.n > 0)
+			fprintf(stderr, "unexpected: %s\n", errs.v[0].msg);
+		cfg_errors_clear(&errs);
+		cfg_free(cfg);
+		_exit(ok ? 0 : 1);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	assert_int_equal(chmod(tmpdir, 0700), 0);
 }
 
 /* At most CFG_MAX_NODES nodes and CFG_MAX_NETWORKS networks. */
