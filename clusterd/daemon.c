@@ -1,20 +1,30 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* clusterd/daemon.c: builds the heartbeat monitor and sockets from the config,
- * drives them from the event loop (tick + send in a prepare hook, receive on
- * readable fds) and logs every link and node state change. Holds no policy:
- * what to do about a DOWN node comes with membership (next issues). */
+/* clusterd/daemon.c: wires the parts on the one event loop — the heartbeat
+ * monitor and its sockets, the corosync client, the replicated cluster state
+ * and the control socket — and logs every state change. Holds no policy of
+ * its own: states are derived in cluster.c, actions come with later issues. */
 #include <errno.h>
+#include <grp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 
 #include "autoconf.h"
+#include "clusterd/cluster.h"
+#include "clusterd/control.h"
+#include "clusterd/corosync.h"
 #include "clusterd/daemon.h"
+#include "clusterd/status.h"
 #include "common/log.h"
 #include "heartbeat/hb_io.h"
 #include "heartbeat/hb_monitor.h"
 #include "heartbeat/hb_wire.h"
+
+/* After corosync refused a message (flow control), try again this much later. */
+#define SEND_RETRY_USEC (50 * USEC_PER_MSEC)
+/* A peer's rejected messages are logged at most this often. */
+#define BAD_MESSAGE_LOG_USEC (60 * USEC_PER_SEC)
 
 struct cl_daemon {
 	struct cfg *cfg;
@@ -27,6 +37,12 @@ struct cl_daemon {
 	struct ev_io *watch[CFG_MAX_NETWORKS];
 	size_t n_watch;
 	usec_t hb_deadline; /* the monitor's next deadline as of the last tick */
+	struct cl_cluster *cluster;
+	struct cs_client *cs;
+	struct ctl_server *ctl;
+	usec_t send_retry_at;
+	usec_t bad_logged[CFG_MAX_NODES];
+	uint8_t msg[CLM_HEADER_LEN + CLM_VIEW_HEADER_LEN + CLM_MAX_VIEW_ENTRIES * CLM_VIEW_ENTRY_LEN];
 };
 
 static const char *node_name(const struct cl_daemon *d, uint32_t id)
@@ -76,6 +92,8 @@ static void on_hb_event(const struct hb_event *ev, void *userdata)
 		struct hb_link_stats st;
 		if (hb_monitor_link_stats(d->mon, ev->node_id, ev->link, &st) < 0)
 			return;
+		if (d->cluster)
+			cl_cluster_local_link(d->cluster, ev->node_id, ev->link, &st, ev->now);
 		if (ev->new_state == HB_LINK_DOWN)
 			log_warn("link %s/%s: %s -> down, silent %llu ms (%s, threshold %u x %u ms)",
 				 node_name(d, ev->node_id), net_name(d, ev->link),
@@ -118,6 +136,215 @@ static usec_t hb_prepare(struct ev_loop *loop, usec_t now, void *userdata)
 		d->hb_deadline = hb_monitor_next_deadline(d->mon);
 	}
 	return d->hb_deadline;
+}
+
+/* Our current view of every link, into the cluster state (for RTT/loss,
+ * which change without events). O(links). */
+static void refresh_local_view(struct cl_daemon *d, usec_t now)
+{
+	for (size_t i = 0; i < d->cfg->n_nodes; i++)
+		for (size_t l = 0; l < d->cfg->n_networks; l++) {
+			struct hb_link_stats st;
+
+			if (hb_monitor_link_stats(d->mon, d->cfg->nodes[i].id, (uint8_t)l, &st) == 0)
+				cl_cluster_local_link(d->cluster, d->cfg->nodes[i].id, (uint8_t)l, &st, now);
+		}
+}
+
+/* Multicast our link view when the cluster state says it is due. */
+static usec_t cluster_prepare(struct ev_loop *loop, usec_t now, void *userdata)
+{
+	struct cl_daemon *d = userdata;
+	usec_t next = cl_cluster_next_deadline(d->cluster);
+	int len, r;
+
+	if (next > now || now < d->send_retry_at)
+		return next > d->send_retry_at ? next : d->send_retry_at;
+	refresh_local_view(d, now);
+	len = cl_cluster_poll_send(d->cluster, now, d->msg, sizeof(d->msg));
+	if (len <= 0) {
+		if (len < 0)
+			log_err("cluster: cannot encode our link view: %s", strerror(-len));
+		return cl_cluster_next_deadline(d->cluster);
+	}
+	r = cs_client_send(d->cs, d->msg, (size_t)len);
+	if (r < 0) {
+		cl_cluster_send_failed(d->cluster);
+		d->send_retry_at = now + SEND_RETRY_USEC;
+		if (r != -EAGAIN && r != -ENOTCONN)
+			log_warn("cluster: cannot multicast our link view: %s", strerror(-r));
+		return d->send_retry_at;
+	}
+	return cl_cluster_next_deadline(d->cluster);
+}
+
+/* ---- corosync ---- */
+
+static void cs_connected(void *ud, uint32_t cs_id, usec_t now)
+{
+	struct cl_daemon *d = ud;
+
+	if (cs_id != d->local_id)
+		log_err("corosync says this is node %u but clusterd runs as node %u: node ids in %s must "
+			"equal "
+			"corosync's nodeids",
+			cs_id, d->local_id, d->cfg->path);
+	cl_cluster_connected(d->cluster, true, now);
+}
+
+static void cs_disconnected(void *ud, const char *why, usec_t now)
+{
+	struct cl_daemon *d = ud;
+
+	cl_cluster_connected(d->cluster, false, now);
+}
+
+static void cs_membership(void *ud, const uint32_t *members, size_t n, usec_t now)
+{
+	struct cl_daemon *d = ud;
+	char buf[512];
+	size_t off = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < n && off < sizeof(buf) - 80; i++)
+		off += (size_t)snprintf(buf + off, sizeof(buf) - off, " %s", node_name(d, members[i]));
+	log_info("membership:%s", n ? buf : " (none)");
+	cl_cluster_membership(d->cluster, members, n, now);
+}
+
+static void cs_quorum(void *ud, const struct cs_quorum *q, usec_t now)
+{
+	struct cl_daemon *d = ud;
+
+	cl_cluster_quorum(d->cluster, q, now);
+}
+
+static void cs_message(void *ud, uint32_t from, const void *data, size_t len, usec_t now)
+{
+	struct cl_daemon *d = ud;
+
+	(void)cl_cluster_receive(d->cluster, from, data, len, now);
+}
+
+static void on_cluster_event(const struct cl_event *ev, void *userdata)
+{
+	struct cl_daemon *d = userdata;
+	int i;
+
+	switch (ev->kind) {
+	case CL_EV_NODE:
+		if (ev->new_state == CL_NODE_FAILED || ev->new_state == CL_NODE_DEGRADED)
+			log_warn("cluster: node %s: %s -> %s (%s)", node_name(d, ev->node_id),
+				 cl_node_state_name(ev->old_state), cl_node_state_name(ev->new_state),
+				 ev->reason);
+		else
+			log_info("cluster: node %s: %s -> %s (%s)", node_name(d, ev->node_id),
+				 cl_node_state_name(ev->old_state), cl_node_state_name(ev->new_state),
+				 ev->reason);
+		break;
+	case CL_EV_COORDINATOR:
+		if (ev->node_id)
+			log_info("cluster: coordinator is %s", node_name(d, ev->node_id));
+		else
+			log_info("cluster: no coordinator (not quorate)");
+		break;
+	case CL_EV_QUORUM:
+		if (ev->new_state)
+			log_info("quorum: quorate");
+		else
+			log_warn("quorum: not quorate: this partition acts on nothing");
+		break;
+	case CL_EV_BAD_MESSAGE:
+		i = cfg_node_by_id(d->cfg, ev->node_id);
+		if (i < 0 || d->bad_logged[i] == 0 || ev->now - d->bad_logged[i] >= BAD_MESSAGE_LOG_USEC) {
+			log_warn("cluster: message from node %u rejected: %s", ev->node_id, ev->reason);
+			if (i >= 0)
+				d->bad_logged[i] = ev->now ? ev->now : 1;
+		}
+		break;
+	}
+}
+
+/* ---- control socket ---- */
+
+static struct cl_status_src status_src(struct cl_daemon *d)
+{
+	usec_t now = ev_loop_now(d->loop);
+
+	refresh_local_view(d, now);
+	return (struct cl_status_src){
+		.cfg = d->cfg, .cluster = d->cluster, .mon = d->mon, .local_id = d->local_id, .now = now};
+}
+
+#define READ_HANDLER(fn, builder)                                                                            \
+	static int fn(void *ud, const struct ctl_request *req, struct json_object **ret_data,                \
+		      const char **ret_code, char *msg, size_t msglen)                                       \
+	{                                                                                                    \
+		struct cl_status_src src = status_src(ud);                                                   \
+		*ret_data = builder(&src);                                                                   \
+		return 0;                                                                                    \
+	}
+READ_HANDLER(ctl_status, cl_status_all)
+READ_HANDLER(ctl_nodes, cl_status_nodes)
+READ_HANDLER(ctl_quorum, cl_status_quorum)
+READ_HANDLER(ctl_links, cl_status_links)
+
+static const struct ctl_command commands[] = {
+	{"status", CTL_READ, ctl_status}, {"nodes", CTL_READ, ctl_nodes}, {"quorum", CTL_READ, ctl_quorum},
+	{"links", CTL_READ, ctl_links},   {NULL, CTL_READ, NULL},
+};
+
+static int group_id(const char *name, const char *key, gid_t *ret_gid)
+{
+	struct group gr, *res = NULL;
+	char buf[4096];
+	int r = getgrnam_r(name, &gr, buf, sizeof(buf), &res);
+
+	if (r != 0 || !res) {
+		log_err("%s: group '%s' does not exist on this host", key, name);
+		return -ENOENT;
+	}
+	*ret_gid = res->gr_gid;
+	return 0;
+}
+
+static int setup_cluster(struct cl_daemon *d)
+{
+	static const struct cs_callbacks cbs = {
+		.connected = cs_connected,
+		.disconnected = cs_disconnected,
+		.membership = cs_membership,
+		.quorum = cs_quorum,
+		.message = cs_message,
+	};
+	char group[128];
+	gid_t read_gid, admin_gid;
+	int r;
+
+	r = cl_cluster_new(d->cfg, d->local_id, &d->cluster);
+	if (r < 0)
+		return r;
+	cl_cluster_set_event_cb(d->cluster, on_cluster_event, d);
+	snprintf(group, sizeof(group), "clusterd:%s", d->cfg->cluster_name);
+	r = cs_client_new(d->loop, group, &cbs, d, &d->cs);
+	if (r < 0) {
+		log_err("corosync: cannot start the client: %s", strerror(-r));
+		return r;
+	}
+	r = ev_prepare_add(d->loop, cluster_prepare, d);
+	if (r < 0)
+		return r;
+	if ((r = group_id(d->cfg->control_group, "control.group", &read_gid)) < 0 ||
+	    (r = group_id(d->cfg->admin_group, "control.admin_group", &admin_gid)) < 0)
+		return r;
+	r = ctl_server_new(d->loop, d->cfg->control_socket, read_gid, admin_gid, commands, d, &d->ctl);
+	if (r < 0) {
+		log_err("control: cannot listen on %s: %s%s", d->cfg->control_socket, strerror(-r),
+			r == -EADDRINUSE ? " (another clusterd is running)" : "");
+		return r;
+	}
+	log_info("control: listening on %s", d->cfg->control_socket);
+	return 0;
 }
 
 static void hb_readable(struct ev_loop *loop, struct ev_io *io, int fd, uint32_t events, usec_t now,
@@ -281,6 +508,9 @@ int cl_daemon_new(struct cfg *cfg, struct ev_loop *loop, struct cl_daemon **ret_
 	r = setup_heartbeat(d);
 	if (r < 0)
 		goto fail;
+	r = setup_cluster(d);
+	if (r < 0)
+		goto fail;
 	*ret_daemon = d;
 	return 0;
 fail:
@@ -293,6 +523,9 @@ void cl_daemon_free(struct cl_daemon *d)
 {
 	if (!d)
 		return;
+	ctl_server_free(d->ctl);
+	cs_client_free(d->cs);
+	cl_cluster_free(d->cluster);
 	for (size_t i = 0; i < d->n_watch; i++)
 		ev_io_del(d->watch[i]);
 	hb_io_free(d->io);

@@ -15,7 +15,7 @@ packages=(
 	# fuzzing (libFuzzer ships in clang's runtime), formatting
 	clang libclang-rt-14-dev clang-format
 	# sandbox and tests
-	corosync iproute2 iptables iputils-ping procps util-linux
+	corosync iproute2 iptables iputils-ping procps util-linux jq socat
 )
 
 if [ "$(id -u)" != 0 ]; then

@@ -30,3 +30,65 @@ it_assert_no() {
 		sb_fail "$4 ($n lines matching '$2' in $1's log)"
 	}
 }
+
+# ---- membership and quorum (corosync sandboxes) ----
+
+: "${CLUSTERCTL:=${top_builddir:-.}/clusterd/clusterctl}"
+
+# it_ctl NODE ARGS...: clusterctl inside the node (its /run, its socket)
+it_ctl() {
+	local node=$1
+	shift
+	sb exec "$node" "$CLUSTERCTL" "$@"
+}
+
+# it_json NODE CMD JQ: a value from `clusterctl --json CMD` on NODE
+it_json() {
+	it_ctl "$1" --json "$2" | jq -c "$3"
+}
+
+# it_wait_json NODE CMD JQ EXPECTED TIMEOUT: until the value equals EXPECTED
+it_wait_json() {
+	local node=$1 cmd=$2 q=$3 want=$4 t=$5 got deadline
+	deadline=$(($(date +%s%N) / 1000000 + t * 1000))
+	while :; do
+		got=$(it_json "$node" "$cmd" "$q" 2>/dev/null)
+		[ "$got" = "$want" ] && return 0
+		[ $(($(date +%s%N) / 1000000)) -ge $deadline ] && break
+		sleep 0.1
+	done
+	echo "it_wait_json: $node: clusterctl $cmd | jq '$q' is '$got', want '$want' (after ${t}s)" >&2
+	return 1
+}
+
+# it_state NODE OF: the state NODE's clusterd gives node OF (e.g. n3)
+it_state() {
+	it_json "$1" nodes ".nodes[] | select(.name == \"$2\") | .state" | tr -d '"'
+}
+
+# it_quorum_agrees NODE: `clusterctl quorum --json` equals corosync-quorumtool -s
+# on quorate, total votes, expected votes, quorum and member node ids. The two
+# are read a moment apart, so during a transition it retries (10 s deadline).
+it_quorum_agrees() {
+	local node=$1 qt ours want got deadline=$((SECONDS + 10))
+	while :; do
+		qt=$(sb exec "$node" corosync-quorumtool -s 2>/dev/null)
+		ours=$(it_ctl "$node" --json quorum 2>/dev/null)
+		want=$(awk -F': *' '
+			/^Quorate:/ { q = ($2 ~ /^Yes/) ? "true" : "false" }
+			/^Total votes:/ { t = $2 + 0 } /^Expected votes:/ { e = $2 + 0 } /^Quorum:/ { n = $2 + 0 }
+			END { print q, t, e, n }' <<<"$qt")
+		want="$want $(awk '/^Membership information/ { m = 1; next } m && $1 ~ /^[0-9]+$/ { print $1 }' <<<"$qt" |
+			sort -n | paste -sd, -)"
+		got=$(jq -r '[.quorate, .total_votes, .expected_votes, .quorum,
+			(.members | sort | map(tostring) | join(","))] | map(tostring) | join(" ")' <<<"$ours" 2>/dev/null)
+		if [ -n "$got" ] && [ "$got" = "$want" ]; then
+			echo "$node: clusterctl quorum agrees with corosync-quorumtool: $got"
+			return 0
+		fi
+		[ $SECONDS -ge $deadline ] && break
+		sleep 0.2
+	done
+	echo "$qt" >&2
+	sb_fail "$node: clusterctl quorum says '$got', corosync-quorumtool says '$want'"
+}

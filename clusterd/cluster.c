@@ -1,0 +1,478 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* clusterd/cluster.c: the replicated cluster state (see cluster.h). Every
+ * input updates the stored facts, then recompute() derives node states and
+ * the coordinator from them and reports what changed. Costs: recompute is
+ * O(nodes^2 x networks), at most 32 x 32 x 8 pair checks, on each input. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clusterd/cluster.h"
+
+struct cl_cluster {
+	const struct cfg *cfg;
+	uint32_t local_id;
+	int local_idx;
+	cl_event_cb cb;
+	void *userdata;
+
+	bool connected;
+	bool have_members;          /* a CPG membership arrived since we connected */
+	bool member[CFG_MAX_NODES]; /* by cfg node index */
+	bool seen[CFG_MAX_NODES];   /* was a member at some point since we started */
+	struct cs_quorum q;
+
+	/* view[from][to][link]: what `from` last said about its link to `to` */
+	struct cl_link_info view[CFG_MAX_NODES][CFG_MAX_NODES][CFG_MAX_NETWORKS];
+	uint32_t gen_rx[CFG_MAX_NODES];
+	uint32_t gen_tx;
+	bool view_due;
+	usec_t last_sent;
+
+	/* derived */
+	enum cl_node_state state[CFG_MAX_NODES];
+	uint32_t degraded[CFG_MAX_NODES];
+	uint32_t coordinator;
+};
+
+static const char *const state_names[] = {"unknown", "online", "degraded", "failed"};
+
+const char *cl_node_state_name(enum cl_node_state s)
+{
+	return (unsigned)s < sizeof(state_names) / sizeof(state_names[0]) ? state_names[s] : "?";
+}
+
+static void fire(struct cl_cluster *c, const struct cl_event *ev)
+{
+	if (c->cb)
+		c->cb(ev, c->userdata);
+}
+
+static bool monitored(const struct cfg *cfg, size_t a, size_t b, size_t n)
+{
+	return cfg->networks[n].heartbeat && cfg->nodes[a].has_addr[n] && cfg->nodes[b].has_addr[n];
+}
+
+/* The pair's link on network n is DOWN when either side last said DOWN. */
+static bool pair_down(const struct cl_cluster *c, size_t a, size_t b, size_t n)
+{
+	const struct cl_link_info *ab = &c->view[a][b][n], *ba = &c->view[b][a][n];
+
+	return (ab->known && ab->state == HB_LINK_DOWN) || (ba->known && ba->state == HB_LINK_DOWN);
+}
+
+/* Networks on which member x is DOWN with every other member there. */
+static uint32_t degraded_mask(const struct cl_cluster *c, size_t x)
+{
+	const struct cfg *cfg = c->cfg;
+	uint32_t mask = 0;
+
+	for (size_t n = 0; n < cfg->n_networks; n++) {
+		size_t others = 0, down = 0;
+
+		for (size_t y = 0; y < cfg->n_nodes; y++) {
+			if (y == x || !c->member[y] || !monitored(cfg, x, y, n))
+				continue;
+			others++;
+			down += pair_down(c, x, y, n);
+		}
+		if (others > 0 && down == others)
+			mask |= 1u << n;
+	}
+	return mask;
+}
+
+/* Every other member that monitors x sees every one of its links to x DOWN
+ * (at least one such member must exist). */
+static bool heartbeat_dead(const struct cl_cluster *c, size_t x)
+{
+	const struct cfg *cfg = c->cfg;
+	size_t observers = 0;
+
+	for (size_t y = 0; y < cfg->n_nodes; y++) {
+		size_t links = 0, down = 0;
+
+		if (y == x || !c->member[y])
+			continue;
+		for (size_t n = 0; n < cfg->n_networks; n++) {
+			const struct cl_link_info *v = &c->view[y][x][n];
+
+			if (!monitored(cfg, x, y, n))
+				continue;
+			links++;
+			down += v->known && v->state == HB_LINK_DOWN;
+		}
+		if (links == 0)
+			continue;
+		if (down < links)
+			return false;
+		observers++;
+	}
+	return observers > 0;
+}
+
+static bool in_corosync_membership(const struct cl_cluster *c, size_t x)
+{
+	for (size_t i = 0; i < c->q.n_members; i++)
+		if (c->q.members[i] == c->cfg->nodes[x].id)
+			return true;
+	return false;
+}
+
+static enum cl_node_state derive(const struct cl_cluster *c, size_t x, uint32_t *ret_mask,
+				 const char **ret_why)
+{
+	*ret_mask = 0;
+	if (!c->connected) {
+		*ret_why = "corosync not connected";
+		return CL_NODE_UNKNOWN;
+	}
+	if (!c->have_members) {
+		*ret_why = "waiting for the first membership";
+		return CL_NODE_UNKNOWN;
+	}
+	if (!c->member[x]) {
+		if (!c->q.quorate) {
+			*ret_why = "not in this partition, which is not quorate";
+			return CL_NODE_UNKNOWN;
+		}
+		if (!in_corosync_membership(c, x)) {
+			*ret_why = "not in the corosync membership";
+			return CL_NODE_FAILED;
+		}
+		if (!c->seen[x]) {
+			/* corosync runs there but clusterd never joined: starting,
+			 * or not installed; nothing says its VMs are gone */
+			*ret_why = "corosync is up there, clusterd has not joined yet";
+			return CL_NODE_UNKNOWN;
+		}
+		*ret_why = "clusterd left the membership";
+		return CL_NODE_FAILED;
+	}
+	if (heartbeat_dead(c, x)) {
+		if (!c->q.quorate) {
+			*ret_why = "heartbeat down on every link, but this partition is not quorate";
+			return CL_NODE_UNKNOWN;
+		}
+		*ret_why = "heartbeat down on every link";
+		return CL_NODE_FAILED;
+	}
+	*ret_mask = degraded_mask(c, x);
+	if (*ret_mask) {
+		*ret_why = "a network's link is down to every other member";
+		return CL_NODE_DEGRADED;
+	}
+	*ret_why = "member, links up";
+	return CL_NODE_ONLINE;
+}
+
+static void recompute(struct cl_cluster *c, usec_t now)
+{
+	const struct cfg *cfg = c->cfg;
+	uint32_t coord = 0;
+
+	for (size_t x = 0; x < cfg->n_nodes; x++) {
+		const char *why;
+		uint32_t mask;
+		enum cl_node_state s = derive(c, x, &mask, &why);
+
+		c->degraded[x] = mask;
+		if (s != c->state[x]) {
+			struct cl_event ev = {.kind = CL_EV_NODE,
+					      .node_id = cfg->nodes[x].id,
+					      .old_state = (int)c->state[x],
+					      .new_state = (int)s,
+					      .reason = why,
+					      .now = now};
+			c->state[x] = s;
+			fire(c, &ev);
+		}
+	}
+	if (c->connected && c->q.quorate)
+		for (size_t x = 0; x < cfg->n_nodes; x++)
+			if (c->member[x] && (coord == 0 || cfg->nodes[x].id < coord))
+				coord = cfg->nodes[x].id;
+	if (coord != c->coordinator) {
+		struct cl_event ev = {.kind = CL_EV_COORDINATOR,
+				      .node_id = coord,
+				      .old_state = (int)c->coordinator,
+				      .new_state = (int)coord,
+				      .now = now};
+		c->coordinator = coord;
+		fire(c, &ev);
+	}
+}
+
+int cl_cluster_new(const struct cfg *cfg, uint32_t local_id, struct cl_cluster **ret_cluster)
+{
+	struct cl_cluster *c;
+	int idx;
+
+	if (!cfg || !ret_cluster)
+		return -EINVAL;
+	idx = cfg_node_by_id(cfg, local_id);
+	if (idx < 0)
+		return -EINVAL;
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	c->cfg = cfg;
+	c->local_id = local_id;
+	c->local_idx = idx;
+	c->view_due = true;
+	*ret_cluster = c;
+	return 0;
+}
+
+void cl_cluster_free(struct cl_cluster *c)
+{
+	free(c);
+}
+
+void cl_cluster_set_event_cb(struct cl_cluster *c, cl_event_cb cb, void *userdata)
+{
+	c->cb = cb;
+	c->userdata = userdata;
+}
+
+/* Forget what a node said: it left, so its views are stale; when it comes
+ * back it starts a new generation count. */
+static void forget_views_of(struct cl_cluster *c, size_t x)
+{
+	memset(c->view[x], 0, sizeof(c->view[x]));
+	c->gen_rx[x] = 0;
+}
+
+void cl_cluster_connected(struct cl_cluster *c, bool connected, usec_t now)
+{
+	if (connected == c->connected)
+		return;
+	c->connected = connected;
+	if (!connected) {
+		/* nothing is known about the others until corosync is back */
+		c->have_members = false;
+		memset(c->member, 0, sizeof(c->member));
+		memset(&c->q, 0, sizeof(c->q));
+		for (size_t x = 0; x < c->cfg->n_nodes; x++)
+			if ((int)x != c->local_idx)
+				forget_views_of(c, x);
+	}
+	c->view_due = true;
+	recompute(c, now);
+}
+
+void cl_cluster_membership(struct cl_cluster *c, const uint32_t *members, size_t n, usec_t now)
+{
+	bool next[CFG_MAX_NODES] = {false};
+
+	for (size_t i = 0; i < n; i++) {
+		int x = cfg_node_by_id(c->cfg, members[i]);
+		if (x >= 0)
+			next[x] = true; /* a node not in our config is not ours to judge */
+	}
+	for (size_t x = 0; x < c->cfg->n_nodes; x++)
+		if (c->member[x] && !next[x] && (int)x != c->local_idx)
+			forget_views_of(c, x);
+	memcpy(c->member, next, sizeof(next));
+	for (size_t x = 0; x < c->cfg->n_nodes; x++)
+		c->seen[x] |= next[x];
+	c->have_members = true;
+	c->view_due = true; /* newcomers must learn our view */
+	recompute(c, now);
+}
+
+void cl_cluster_quorum(struct cl_cluster *c, const struct cs_quorum *q, usec_t now)
+{
+	bool was = c->q.quorate;
+
+	c->q = *q;
+	if (was != q->quorate) {
+		struct cl_event ev = {
+			.kind = CL_EV_QUORUM, .old_state = was, .new_state = q->quorate, .now = now};
+		fire(c, &ev);
+	}
+	recompute(c, now);
+}
+
+void cl_cluster_local_link(struct cl_cluster *c, uint32_t peer, uint8_t link, const struct hb_link_stats *st,
+			   usec_t now)
+{
+	int y = cfg_node_by_id(c->cfg, peer);
+	struct cl_link_info *v;
+
+	if (y < 0 || link >= c->cfg->n_networks || !st)
+		return;
+	v = &c->view[c->local_idx][y][link];
+	if (!v->known || v->state != st->state)
+		c->view_due = true;
+	*v = (struct cl_link_info){
+		.state = st->state,
+		.cls = st->cls,
+		.rtt_us = st->rtt_us < 0           ? -1
+			  : st->rtt_us > INT32_MAX ? INT32_MAX
+						   : (int32_t)st->rtt_us,
+		.loss_permille = (uint16_t)(st->loss_permille > 1000 ? 1000 : st->loss_permille),
+		.updated = now,
+		.known = true,
+	};
+	recompute(c, now);
+}
+
+static int reject(struct cl_cluster *c, uint32_t from, const char *why, int err, usec_t now)
+{
+	struct cl_event ev = {.kind = CL_EV_BAD_MESSAGE, .node_id = from, .reason = why, .now = now};
+
+	fire(c, &ev);
+	return err;
+}
+
+int cl_cluster_receive(struct cl_cluster *c, uint32_t from, const void *buf, size_t len, usec_t now)
+{
+	struct clm_link_view *v;
+	uint32_t sender;
+	uint8_t type;
+	int x, r;
+
+	r = clm_peek(buf, len, &type, &sender);
+	if (r == -EPROTONOSUPPORT)
+		return reject(c, from, "unsupported message version (ignored)", r, now);
+	if (r < 0)
+		return reject(c, from, "malformed message header", r, now);
+	if (sender != from)
+		return reject(c, from, "sender field does not match the CPG sender", -EBADMSG, now);
+	if (type != CLM_LINK_VIEW)
+		return reject(c, from, "unknown message type (ignored)", -ENOMSG, now);
+	x = cfg_node_by_id(c->cfg, from);
+	if (x < 0)
+		return reject(c, from, "sender is not a configured node", -EBADMSG, now);
+	if (x == c->local_idx)
+		return 0; /* our own, in total order: our view is already current */
+	v = malloc(sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	r = clm_decode_link_view(buf, len, v);
+	if (r < 0) {
+		free(v);
+		return reject(c, from, "malformed link view", r, now);
+	}
+	if (v->generation <= c->gen_rx[x]) {
+		free(v);
+		return reject(c, from, "link view older than the one we have (ignored)", -ESTALE, now);
+	}
+	/* a view is complete: links it does not mention are no longer known */
+	memset(c->view[x], 0, sizeof(c->view[x]));
+	for (uint16_t i = 0; i < v->count; i++) {
+		const struct clm_view_entry *e = &v->entries[i];
+		int y = cfg_node_by_id(c->cfg, e->peer);
+
+		if (y < 0 || e->link >= c->cfg->n_networks)
+			continue; /* not in our config: a mismatch, not an attack */
+		c->view[x][y][e->link] = (struct cl_link_info){.state = (enum hb_link_state)e->state,
+							       .cls = (enum hb_class)e->cls,
+							       .rtt_us = e->rtt_us,
+							       .loss_permille = e->loss_permille,
+							       .updated = now,
+							       .known = true};
+	}
+	c->gen_rx[x] = v->generation;
+	free(v);
+	recompute(c, now);
+	return 0;
+}
+
+int cl_cluster_poll_send(struct cl_cluster *c, usec_t now, uint8_t *buf, size_t cap)
+{
+	struct clm_link_view *v;
+	const struct cfg *cfg = c->cfg;
+	int r;
+
+	if (!c->connected || (!c->view_due && now < c->last_sent + CL_VIEW_REFRESH_USEC))
+		return 0;
+	v = calloc(1, sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	v->sender = c->local_id;
+	v->generation = c->gen_tx + 1;
+	for (size_t y = 0; y < cfg->n_nodes; y++)
+		for (size_t n = 0; n < cfg->n_networks; n++) {
+			const struct cl_link_info *i = &c->view[c->local_idx][y][n];
+
+			if (!i->known || v->count >= CLM_MAX_VIEW_ENTRIES)
+				continue;
+			v->entries[v->count++] = (struct clm_view_entry){.peer = cfg->nodes[y].id,
+									 .link = (uint8_t)n,
+									 .state = (uint8_t)i->state,
+									 .cls = (uint8_t)i->cls,
+									 .rtt_us = i->rtt_us,
+									 .loss_permille = i->loss_permille};
+		}
+	r = clm_encode_link_view(v, buf, cap);
+	free(v);
+	if (r < 0)
+		return r;
+	c->gen_tx++;
+	c->view_due = false;
+	c->last_sent = now;
+	return r;
+}
+
+void cl_cluster_send_failed(struct cl_cluster *c)
+{
+	c->view_due = true;
+}
+
+usec_t cl_cluster_next_deadline(const struct cl_cluster *c)
+{
+	if (!c->connected)
+		return USEC_INFINITY;
+	return c->view_due ? 0 : c->last_sent + CL_VIEW_REFRESH_USEC;
+}
+
+enum cl_node_state cl_cluster_node_state(const struct cl_cluster *c, uint32_t node_id)
+{
+	int x = cfg_node_by_id(c->cfg, node_id);
+	return x < 0 ? CL_NODE_UNKNOWN : c->state[x];
+}
+
+uint32_t cl_cluster_degraded_mask(const struct cl_cluster *c, uint32_t node_id)
+{
+	int x = cfg_node_by_id(c->cfg, node_id);
+	return x < 0 ? 0 : c->degraded[x];
+}
+
+bool cl_cluster_is_member(const struct cl_cluster *c, uint32_t node_id)
+{
+	int x = cfg_node_by_id(c->cfg, node_id);
+	return x >= 0 && c->member[x];
+}
+
+bool cl_cluster_is_connected(const struct cl_cluster *c)
+{
+	return c->connected;
+}
+
+bool cl_cluster_is_quorate(const struct cl_cluster *c)
+{
+	return c->connected && c->q.quorate;
+}
+
+uint32_t cl_cluster_coordinator(const struct cl_cluster *c)
+{
+	return c->coordinator;
+}
+
+const struct cs_quorum *cl_cluster_quorum_info(const struct cl_cluster *c)
+{
+	return &c->q;
+}
+
+int cl_cluster_link(const struct cl_cluster *c, uint32_t from, uint32_t to, uint8_t link,
+		    struct cl_link_info *ret)
+{
+	int x = cfg_node_by_id(c->cfg, from), y = cfg_node_by_id(c->cfg, to);
+
+	if (x < 0 || y < 0 || link >= c->cfg->n_networks || !ret)
+		return -ENOENT;
+	*ret = c->view[x][y][link];
+	return 0;
+}

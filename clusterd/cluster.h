@@ -1,0 +1,106 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* clusterd/cluster.h: the replicated cluster state as a pure state machine.
+ * Inputs: corosync connection, CPG membership, quorum, this node's heartbeat
+ * view and the link views other members multicast. Outputs: each node's
+ * state, the coordinator, and the link-view message to multicast. Every
+ * member applies the same ordered messages, so every member computes the
+ * same states. No I/O, no clock reads, no logging. */
+#ifndef CL_CLUSTER_H
+#define CL_CLUSTER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "clusterd/cluster_msg.h"
+#include "clusterd/config.h"
+#include "clusterd/corosync.h"
+#include "common/time.h"
+#include "heartbeat/hb_monitor.h"
+
+/* Our link view is re-sent at least this often (RTT/loss for `links`),
+ * and at once when a link state changes or the membership does. */
+#define CL_VIEW_REFRESH_USEC (5 * USEC_PER_SEC)
+
+/*
+ * Node states (DESIGN.md; drain/fence states come with later issues):
+ *  UNKNOWN  this partition cannot judge it: corosync not connected, no
+ *           membership yet, not quorate and the node is not in our CPG
+ *           partition, or corosync runs there but its clusterd has never
+ *           joined since we started (starting up: nothing says it is gone).
+ *  ONLINE   a member of the CPG group, links fine.
+ *  DEGRADED a member whose link on some network is DOWN with every other
+ *           member on that network (either side's view says DOWN).
+ *  FAILED   (quorate partitions only) outside corosync's membership; or its
+ *           clusterd was a member and left; or every other member that
+ *           monitors it sees every one of its links DOWN.
+ */
+enum cl_node_state { CL_NODE_UNKNOWN = 0, CL_NODE_ONLINE, CL_NODE_DEGRADED, CL_NODE_FAILED };
+
+enum cl_event_kind { CL_EV_NODE, CL_EV_COORDINATOR, CL_EV_QUORUM, CL_EV_BAD_MESSAGE };
+
+struct cl_event {
+	enum cl_event_kind kind;
+	uint32_t node_id; /* NODE: the node; COORDINATOR: the new one (0 none); BAD_MESSAGE: sender */
+	int old_state;    /* NODE: enum cl_node_state; QUORUM: bool */
+	int new_state;
+	const char *reason; /* NODE: why (static text); BAD_MESSAGE: what was wrong */
+	usec_t now;
+};
+
+typedef void (*cl_event_cb)(const struct cl_event *ev, void *userdata);
+
+struct cl_link_info {
+	enum hb_link_state state;
+	enum hb_class cls;
+	int32_t rtt_us; /* -1 unknown */
+	uint16_t loss_permille;
+	usec_t updated; /* when this view arrived (ours: when last set) */
+	bool known;     /* false: `from` never reported this link */
+};
+
+struct cl_cluster;
+
+/* cfg is borrowed and must outlive the cluster. local_id must be in cfg. */
+int cl_cluster_new(const struct cfg *cfg, uint32_t local_id, struct cl_cluster **ret_cluster);
+void cl_cluster_free(struct cl_cluster *c);
+void cl_cluster_set_event_cb(struct cl_cluster *c, cl_event_cb cb, void *userdata);
+
+/* ---- inputs ---- */
+void cl_cluster_connected(struct cl_cluster *c, bool connected, usec_t now);
+void cl_cluster_membership(struct cl_cluster *c, const uint32_t *members, size_t n, usec_t now);
+void cl_cluster_quorum(struct cl_cluster *c, const struct cs_quorum *q, usec_t now);
+/* This node's heartbeat view of (peer, link). A state change makes our
+ * view due to be multicast. */
+void cl_cluster_local_link(struct cl_cluster *c, uint32_t peer, uint8_t link, const struct hb_link_stats *st,
+			   usec_t now);
+/* A message delivered by CPG (ours included). 0, or -errno for a message
+ * that was rejected (a CL_EV_BAD_MESSAGE event says why); never fatal. */
+int cl_cluster_receive(struct cl_cluster *c, uint32_t from, const void *buf, size_t len, usec_t now);
+
+/* ---- outputs ---- */
+/* If our link view is due (changed, membership changed, or refresh), encode
+ * it into buf and return its length; 0 when nothing is due; -errno. The view
+ * counts as sent: on a failed send call cl_cluster_send_failed. */
+int cl_cluster_poll_send(struct cl_cluster *c, usec_t now, uint8_t *buf, size_t cap);
+void cl_cluster_send_failed(struct cl_cluster *c);
+/* When poll_send will next have something without new input. */
+usec_t cl_cluster_next_deadline(const struct cl_cluster *c);
+
+/* ---- queries ---- */
+enum cl_node_state cl_cluster_node_state(const struct cl_cluster *c, uint32_t node_id);
+/* Networks (cfg indexes) on which node_id is DEGRADED, as a bit mask. */
+uint32_t cl_cluster_degraded_mask(const struct cl_cluster *c, uint32_t node_id);
+bool cl_cluster_is_member(const struct cl_cluster *c, uint32_t node_id);
+bool cl_cluster_is_connected(const struct cl_cluster *c);
+bool cl_cluster_is_quorate(const struct cl_cluster *c);
+uint32_t cl_cluster_coordinator(const struct cl_cluster *c); /* 0: none (not quorate) */
+const struct cs_quorum *cl_cluster_quorum_info(const struct cl_cluster *c);
+/* The latest view `from` has of its link to `to` on `link`. -ENOENT if
+ * either node is unknown; ret->known false if never reported. */
+int cl_cluster_link(const struct cl_cluster *c, uint32_t from, uint32_t to, uint8_t link,
+		    struct cl_link_info *ret);
+
+const char *cl_node_state_name(enum cl_node_state s); /* "unknown", "online", "degraded", "failed" */
+
+#endif

@@ -1,0 +1,59 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* clusterd/cluster_msg.h: the messages clusterd nodes multicast to each
+ * other through corosync CPG — versioned, length- and range-checked before
+ * any field is used; unknown types are reported so the caller can log and
+ * ignore them (rolling upgrades). Pure: no I/O, no logging. */
+#ifndef CL_CLUSTER_MSG_H
+#define CL_CLUSTER_MSG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/*
+ * Header, 16 bytes, big-endian:
+ *   0 u32 magic CLM_MAGIC ("CLST")   4 u8 version CLM_VERSION   5 u8 type
+ *   6 u16 flags (0)                  8 u32 length (whole message)
+ *  12 u32 sender node id (must equal the CPG sender)
+ * CLM_LINK_VIEW body: u32 generation, u16 count, u16 reserved (0), then
+ * count entries of 16 bytes:
+ *   u32 peer, u8 link, u8 state (enum hb_link_state), u8 class (enum
+ *   hb_class), u8 reserved, i32 rtt_us (-1 unknown), u16 loss_permille
+ *   (0..1000), u16 reserved
+ */
+#define CLM_MAGIC            0x434c5354u
+#define CLM_VERSION          1
+#define CLM_HEADER_LEN       16
+#define CLM_VIEW_HEADER_LEN  8
+#define CLM_VIEW_ENTRY_LEN   16
+#define CLM_MAX_VIEW_ENTRIES 256 /* 32 nodes x 8 links */
+
+enum clm_type { CLM_LINK_VIEW = 1 };
+
+struct clm_view_entry {
+	uint32_t peer;
+	uint8_t link;
+	uint8_t state;
+	uint8_t cls;
+	int32_t rtt_us;
+	uint16_t loss_permille;
+};
+
+struct clm_link_view {
+	uint32_t sender;
+	uint32_t generation; /* the sender's view counter: newer replaces older */
+	uint16_t count;
+	struct clm_view_entry entries[CLM_MAX_VIEW_ENTRIES];
+};
+
+/* Encode; returns the length or -EMSGSIZE (buffer too small) / -EINVAL. */
+int clm_encode_link_view(const struct clm_link_view *v, uint8_t *buf, size_t cap);
+
+/* Read the header: 0 and *ret_type, or -EBADMSG (short, bad magic, length
+ * mismatch, flags set, sender 0), -EPROTONOSUPPORT (other version). An
+ * unknown type is not an error here: the caller decides. */
+int clm_peek(const uint8_t *buf, size_t len, uint8_t *ret_type, uint32_t *ret_sender);
+
+/* Decode a CLM_LINK_VIEW: 0 or -EBADMSG; *ret untouched on failure. */
+int clm_decode_link_view(const uint8_t *buf, size_t len, struct clm_link_view *ret);
+
+#endif

@@ -1,0 +1,799 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* clusterd/clusterctl.c: the command-line client of the control socket
+ * (docs/PROTOCOL.md) — one request, one reply line, printed as tables or as
+ * JSON. Links only json-c, never clusterd's internals; trusts nothing in a
+ * reply (missing or mistyped members print as "?"). */
+#include <errno.h>
+#include <getopt.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <json-c/json.h>
+
+#include "autoconf.h"
+
+#define DEFAULT_SOCKET   "/run/clusterd/clusterd.sock"
+#define REPLY_TIMEOUT_MS 10000
+#define REPLY_MAX        (16 * 1024 * 1024)
+
+enum { EXIT_OK = 0, EXIT_FAILED = 1, EXIT_USAGE = 2, EXIT_UNREACHABLE = 3, EXIT_NOTQUORATE = 4 };
+
+static const char *const commands[] = {"status", "nodes", "quorum", "links", NULL};
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: clusterctl [-s SOCKET] [--json] COMMAND\n"
+		"\n"
+		"Commands:\n"
+		"  status                overview: quorum, coordinator, nodes, links down\n"
+		"  nodes                 every node's state, membership and health\n"
+		"  quorum                corosync quorum (as corosync-quorumtool -s)\n"
+		"  links                 the heartbeat link matrix of every network\n"
+		"\n"
+		"Options:\n"
+		"  -s, --socket SOCKET   control socket (default $CLUSTERD_SOCKET or %s)\n"
+		"  -j, --json            print the reply's data as JSON\n"
+		"  -V, --version         print the version and exit\n"
+		"  -h, --help            print this help and exit\n"
+		"\n"
+		"Exit status: 0 ok, 1 failed, 2 usage, 3 clusterd unreachable, 4 not quorate.\n",
+		DEFAULT_SOCKET);
+}
+
+/* ---- talking to clusterd ---- */
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Connect, send one request and read one reply line. Returns an exit code;
+ * on EXIT_OK *ret_line is a malloc'd NUL-terminated line without '\n'. */
+static int transact(const char *path, const char *request, char **ret_line)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	struct timeval tv = {.tv_sec = REPLY_TIMEOUT_MS / 1000};
+	int64_t deadline = mono_ms() + REPLY_TIMEOUT_MS;
+	size_t len = 0, cap = 0, sent = 0, rlen = strlen(request);
+	char *buf = NULL;
+	int fd = -1, ret = EXIT_UNREACHABLE, send_err = 0;
+
+	if (strlen(path) >= sizeof(sa.sun_path)) {
+		fprintf(stderr, "clusterctl: cannot reach clusterd at %s: %s\n", path,
+			strerror(ENAMETOOLONG));
+		goto out;
+	}
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		fprintf(stderr, "clusterctl: socket: %s\n", strerror(errno));
+		goto out;
+	}
+	/* bounds connect() (a full backlog blocks it) and send() */
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		if (errno == EAGAIN)
+			fprintf(stderr,
+				"clusterctl: clusterd at %s does not answer (connection not accepted)\n",
+				path);
+		else
+			fprintf(stderr, "clusterctl: cannot reach clusterd at %s: %s\n", path,
+				strerror(errno));
+		goto out;
+	}
+	while (sent < rlen) {
+		ssize_t n = send(fd, request + sent, rlen - sent, MSG_NOSIGNAL);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			send_err = errno; /* clusterd may have said why before closing */
+			break;
+		}
+		sent += (size_t)n;
+	}
+	for (;;) {
+		struct pollfd pfd = {.fd = fd, .events = POLLIN};
+		int64_t left = deadline - mono_ms();
+		ssize_t n;
+		char *nl;
+		int p;
+
+		if (left <= 0) {
+			fprintf(stderr, "clusterctl: clusterd at %s does not answer (no reply within %d s)\n",
+				path, REPLY_TIMEOUT_MS / 1000);
+			goto out;
+		}
+		p = poll(&pfd, 1, (int)left);
+		if (p < 0 && errno != EINTR) {
+			fprintf(stderr, "clusterctl: poll: %s\n", strerror(errno));
+			goto out;
+		}
+		if (p <= 0)
+			continue;
+		if (cap - len < 4096) {
+			char *b;
+
+			if (cap >= REPLY_MAX) {
+				fprintf(stderr,
+					"clusterctl: malformed reply from clusterd: longer than %d bytes\n",
+					REPLY_MAX);
+				ret = EXIT_FAILED;
+				goto out;
+			}
+			cap = cap ? cap * 2 : 65536;
+			b = realloc(buf, cap);
+			if (!b) {
+				fprintf(stderr, "clusterctl: out of memory\n");
+				ret = EXIT_FAILED;
+				goto out;
+			}
+			buf = b;
+		}
+		n = recv(fd, buf + len, cap - len - 1, 0);
+		if (n < 0) {
+			if (errno == EINTR || errno == EAGAIN)
+				continue;
+			if (len == 0) {
+				fprintf(stderr, "clusterctl: clusterd at %s closed the connection: %s\n",
+					path, strerror(errno));
+				goto out;
+			}
+			n = 0; /* e.g. ECONNRESET after the reply: parse what came */
+		}
+		if (n == 0) {
+			if (len == 0) {
+				if (send_err)
+					fprintf(stderr, "clusterctl: cannot send to clusterd at %s: %s\n",
+						path, strerror(send_err));
+				else
+					fprintf(stderr,
+						"clusterctl: clusterd at %s closed the connection without "
+						"replying\n",
+						path);
+				goto out;
+			}
+			buf[len] = '\0';
+			break; /* an unterminated last line: let the parser judge it */
+		}
+		nl = memchr(buf + len, '\n', (size_t)n);
+		len += (size_t)n;
+		if (nl) {
+			*nl = '\0';
+			break;
+		}
+	}
+	*ret_line = buf;
+	buf = NULL;
+	ret = EXIT_OK;
+out:
+	free(buf);
+	if (fd >= 0)
+		close(fd);
+	return ret;
+}
+
+/* ---- reading a reply that may hold anything ---- */
+
+static struct json_object *get(struct json_object *o, const char *key)
+{
+	struct json_object *v = NULL;
+
+	if (!o || !json_object_is_type(o, json_type_object) || !json_object_object_get_ex(o, key, &v))
+		return NULL;
+	return v;
+}
+
+/* True when key is present with the value null (json-c's NULL object). */
+static bool is_null(struct json_object *o, const char *key)
+{
+	struct json_object *v = NULL;
+
+	return o && json_object_is_type(o, json_type_object) && json_object_object_get_ex(o, key, &v) && !v;
+}
+
+static struct json_object *get_type(struct json_object *o, const char *key, enum json_type t)
+{
+	struct json_object *v = get(o, key);
+
+	return v && json_object_is_type(v, t) ? v : NULL;
+}
+
+static size_t arr_len(struct json_object *a)
+{
+	return a && json_object_is_type(a, json_type_array) ? json_object_array_length(a) : 0;
+}
+
+static struct json_object *arr_get(struct json_object *a, size_t i)
+{
+	return i < arr_len(a) ? json_object_array_get_idx(a, i) : NULL;
+}
+
+/* A printable copy of s (a terminal is no place for control bytes), cut at
+ * 255 bytes. Results live in a static ring, so several fit in one printf. */
+static const char *clean(const char *s)
+{
+	static char ring[16][256];
+	static unsigned next;
+	char *out = ring[next++ % 16];
+	size_t n = 0;
+
+	for (; *s && n + 1 < sizeof(ring[0]); s++)
+		out[n++] = ((unsigned char)*s < 0x20 || *s == 0x7f) ? '?' : *s;
+	out[n] = '\0';
+	return out;
+}
+
+/* A string value, printable; "?" when missing or not a string. */
+static const char *str_of(struct json_object *v)
+{
+	if (!v || !json_object_is_type(v, json_type_string))
+		return "?";
+	return clean(json_object_get_string(v));
+}
+
+static const char *str(struct json_object *o, const char *key)
+{
+	return str_of(get(o, key));
+}
+
+/* The raw string member, for comparisons; "" when missing. */
+static const char *raw(struct json_object *o, const char *key)
+{
+	struct json_object *v = get_type(o, key, json_type_string);
+
+	return v ? json_object_get_string(v) : "";
+}
+
+static const char *num_of(struct json_object *v)
+{
+	static char ring[8][32];
+	static unsigned next;
+	char *out = ring[next++ % 8];
+
+	if (v && json_object_is_type(v, json_type_int))
+		snprintf(out, sizeof(ring[0]), "%lld", (long long)json_object_get_int64(v));
+	else if (v && json_object_is_type(v, json_type_double))
+		snprintf(out, sizeof(ring[0]), "%g", json_object_get_double(v));
+	else
+		return "?";
+	return out;
+}
+
+static const char *num(struct json_object *o, const char *key)
+{
+	return num_of(get(o, key));
+}
+
+static const char *yesno(struct json_object *o, const char *key)
+{
+	struct json_object *v = get_type(o, key, json_type_boolean);
+
+	return v ? (json_object_get_boolean(v) ? "yes" : "no") : "?";
+}
+
+/* A double member (ints too); false when missing or null. */
+static bool dbl(struct json_object *o, const char *key, double *ret)
+{
+	struct json_object *v = get(o, key);
+
+	if (!v || !(json_object_is_type(v, json_type_double) || json_object_is_type(v, json_type_int)))
+		return false;
+	*ret = json_object_get_double(v);
+	return true;
+}
+
+/* Join the elements of an array (strings or numbers) with sep. */
+static void join(struct json_object *a, const char *sep, const char *empty, char *buf, size_t len)
+{
+	size_t n = 0;
+
+	if (!a || !json_object_is_type(a, json_type_array)) {
+		snprintf(buf, len, "?");
+		return;
+	}
+	buf[0] = '\0';
+	if (arr_len(a) == 0)
+		snprintf(buf, len, "%s", empty);
+	for (size_t i = 0; i < arr_len(a) && n < len; i++) {
+		struct json_object *e = arr_get(a, i);
+		const char *t = json_object_is_type(e, json_type_string) ? str_of(e) : num_of(e);
+		int w = snprintf(buf + n, len - n, "%s%s", i ? sep : "", t);
+
+		if (w < 0)
+			break;
+		n += (size_t)w;
+	}
+}
+
+/* ---- aligned tables ---- */
+
+#define TABLE_MAX_COLS 16
+
+struct table {
+	size_t ncols, nrows;
+	char **cells; /* nrows * ncols */
+};
+
+static void table_free(struct table *t)
+{
+	for (size_t i = 0; i < t->nrows * t->ncols; i++)
+		free(t->cells[i]);
+	free(t->cells);
+	t->cells = NULL;
+	t->nrows = 0;
+}
+
+static void table_add(struct table *t, ...) /* ncols strings */
+{
+	char **cells = realloc(t->cells, (t->nrows + 1) * t->ncols * sizeof(*cells));
+	va_list ap;
+
+	if (!cells) {
+		fprintf(stderr, "clusterctl: out of memory\n");
+		exit(EXIT_FAILED);
+	}
+	t->cells = cells;
+	va_start(ap, t);
+	for (size_t c = 0; c < t->ncols; c++) {
+		const char *s = va_arg(ap, const char *);
+		char *d = strdup(s ? s : "?");
+
+		if (!d) {
+			fprintf(stderr, "clusterctl: out of memory\n");
+			exit(EXIT_FAILED);
+		}
+		cells[t->nrows * t->ncols + c] = d;
+	}
+	va_end(ap);
+	t->nrows++;
+}
+
+/* Like table_add with an array of ncols strings. */
+static void table_add_row(struct table *t, const char *const *row)
+{
+	char **cells = realloc(t->cells, (t->nrows + 1) * t->ncols * sizeof(*cells));
+
+	if (!cells) {
+		fprintf(stderr, "clusterctl: out of memory\n");
+		exit(EXIT_FAILED);
+	}
+	t->cells = cells;
+	for (size_t c = 0; c < t->ncols; c++) {
+		cells[t->nrows * t->ncols + c] = strdup(row[c] ? row[c] : "?");
+		if (!cells[t->nrows * t->ncols + c]) {
+			fprintf(stderr, "clusterctl: out of memory\n");
+			exit(EXIT_FAILED);
+		}
+	}
+	t->nrows++;
+}
+
+static void table_print(const struct table *t, const char *indent)
+{
+	size_t w[TABLE_MAX_COLS] = {0};
+
+	for (size_t r = 0; r < t->nrows; r++)
+		for (size_t c = 0; c < t->ncols && c < TABLE_MAX_COLS; c++) {
+			size_t l = strlen(t->cells[r * t->ncols + c]);
+			if (l > w[c])
+				w[c] = l;
+		}
+	for (size_t r = 0; r < t->nrows; r++) {
+		fputs(indent, stdout);
+		for (size_t c = 0; c < t->ncols; c++) {
+			const char *s = t->cells[r * t->ncols + c];
+			if (c + 1 == t->ncols)
+				printf("%s\n", s);
+			else
+				printf("%-*s  ", (int)(c < TABLE_MAX_COLS ? w[c] : 0), s);
+		}
+	}
+}
+
+/* ---- commands ---- */
+
+static void print_nodes_table(struct json_object *nodes, const char *indent)
+{
+	struct table t = {.ncols = 6};
+
+	table_add(&t, "ID", "NAME", "STATE", "MEMBER", "HEALTH", "ROLE");
+	for (size_t i = 0; i < arr_len(nodes); i++) {
+		struct json_object *n = arr_get(nodes, i),
+				   *dn = get_type(n, "degraded_networks", json_type_array);
+		struct json_object *coord = get_type(n, "coordinator", json_type_boolean);
+		struct json_object *local = get_type(n, "local", json_type_boolean);
+		char state[256], nets[200], role[32];
+		bool is_coord = coord && json_object_get_boolean(coord);
+		bool is_local = local && json_object_get_boolean(local);
+
+		if (arr_len(dn)) {
+			join(dn, ",", "", nets, sizeof(nets));
+			snprintf(state, sizeof(state), "%s (%s)", str(n, "state"), nets);
+		} else {
+			snprintf(state, sizeof(state), "%s", str(n, "state"));
+		}
+		if (is_coord || is_local)
+			snprintf(role, sizeof(role), "%s%s%s", is_coord ? "coordinator" : "",
+				 is_coord && is_local ? ", " : "", is_local ? "local" : "");
+		else
+			snprintf(role, sizeof(role), "%s", coord && local ? "-" : "?");
+		table_add(&t, num(n, "id"), str(n, "name"), state, yesno(n, "member"), str(n, "health"),
+			  role);
+	}
+	if (!nodes)
+		table_add(&t, "?", "?", "?", "?", "?", "?");
+	table_print(&t, indent);
+	table_free(&t);
+}
+
+static int cmd_nodes(struct json_object *d)
+{
+	struct json_object *coord = get(d, "coordinator");
+	struct json_object *quorate = get_type(d, "quorate", json_type_boolean);
+	const char *coord_s = is_null(d, "coordinator") ? "none" : num_of(coord);
+	const char *quorum_s = "quorum ?";
+
+	if (quorate)
+		quorum_s = json_object_get_boolean(quorate) ? "quorate" : "NOT quorate";
+	printf("Cluster %s, local node %s, coordinator %s, %s\n\n", str(d, "cluster"), num(d, "local_id"),
+	       coord_s, quorum_s);
+	print_nodes_table(get_type(d, "nodes", json_type_array), "");
+	return EXIT_OK;
+}
+
+static int cmd_quorum(struct json_object *d)
+{
+	char members[1024], flags[512];
+	struct table t = {.ncols = 2};
+
+	join(get(d, "members"), " ", "none", members, sizeof(members));
+	join(get(d, "flags"), " ", "none", flags, sizeof(flags));
+	table_add(&t, "Quorate:", yesno(d, "quorate"));
+	table_add(&t, "Node ID:", num(d, "node_id"));
+	table_add(&t, "Total votes:", num(d, "total_votes"));
+	table_add(&t, "Expected votes:", num(d, "expected_votes"));
+	table_add(&t, "Quorum:", num(d, "quorum"));
+	table_add(&t, "Members:", members);
+	table_add(&t, "Flags:", flags);
+	table_add(&t, "Ring ID:", str(d, "ring_id"));
+	table_add(&t, "Corosync:", str(d, "corosync"));
+	table_print(&t, "");
+	table_free(&t);
+	return EXIT_OK;
+}
+
+/* Index of name in names[0..n), appending it if absent (n < max). */
+static size_t name_index(const char **names, size_t *n, size_t max, const char *name)
+{
+	for (size_t i = 0; i < *n; i++)
+		if (strcmp(names[i], name) == 0)
+			return i;
+	if (*n == max)
+		return max;
+	names[*n] = name;
+	return (*n)++;
+}
+
+#define LINKS_MAX_NODES 64
+#define LINKS_MAX_NETS  16
+
+static void link_cell(struct json_object *l, char *buf, size_t len)
+{
+	double rtt, loss;
+	const char *state = str(l, "state");
+	int n = snprintf(buf, len, "%s", state);
+
+	if (n < 0 || (size_t)n >= len)
+		return;
+	if (dbl(l, "rtt_ms", &rtt))
+		n += snprintf(buf + n, len - (size_t)n, " %.2fms", rtt);
+	if ((size_t)n < len && strcmp(state, "lossy") == 0 && dbl(l, "loss_pct", &loss))
+		snprintf(buf + n, len - (size_t)n, " %.0f%%", loss);
+}
+
+static int cmd_links(struct json_object *d)
+{
+	struct json_object *nets = get_type(d, "networks", json_type_array);
+	struct json_object *links = get_type(d, "links", json_type_array);
+	/* names point into the reply, which outlives this function */
+	const char *nodes[LINKS_MAX_NODES], *netnames[LINKS_MAX_NETS];
+	size_t nn = 0, nnet = 0;
+
+	if (!nets && !links) {
+		printf("?\n");
+		return EXIT_OK;
+	}
+	for (size_t i = 0; i < arr_len(nets); i++) {
+		struct json_object *v = arr_get(nets, i);
+		if (json_object_is_type(v, json_type_string))
+			name_index(netnames, &nnet, LINKS_MAX_NETS, json_object_get_string(v));
+	}
+	for (size_t i = 0; i < arr_len(links); i++) {
+		struct json_object *l = arr_get(links, i);
+		struct json_object *f = get_type(l, "from", json_type_string),
+				   *t = get_type(l, "to", json_type_string);
+		struct json_object *net = get_type(l, "network", json_type_string);
+
+		if (f)
+			name_index(nodes, &nn, LINKS_MAX_NODES, json_object_get_string(f));
+		if (t)
+			name_index(nodes, &nn, LINKS_MAX_NODES, json_object_get_string(t));
+		if (net)
+			name_index(netnames, &nnet, LINKS_MAX_NETS, json_object_get_string(net));
+	}
+	if (nnet == 0 || nn == 0) {
+		printf("No links.\n");
+		return EXIT_OK;
+	}
+	if (nn + 1 > TABLE_MAX_COLS) {
+		/* too wide for a matrix: one line per link */
+		struct table t = {.ncols = 4};
+
+		table_add(&t, "NETWORK", "FROM", "TO", "STATE");
+		for (size_t i = 0; i < arr_len(links); i++) {
+			struct json_object *l = arr_get(links, i);
+			char cell[128];
+
+			link_cell(l, cell, sizeof(cell));
+			table_add(&t, str(l, "network"), str(l, "from"), str(l, "to"), cell);
+		}
+		table_print(&t, "");
+		table_free(&t);
+		return EXIT_OK;
+	}
+	for (size_t k = 0; k < nnet; k++) {
+		struct table t = {.ncols = nn + 1};
+		const char *row[TABLE_MAX_COLS];
+		char cells[TABLE_MAX_COLS][128];
+
+		printf("%sNetwork %s (rows: from, columns: to)\n", k ? "\n" : "", clean(netnames[k]));
+		row[0] = "";
+		for (size_t j = 0; j < nn; j++) {
+			snprintf(cells[j + 1], sizeof(cells[0]), "%s", clean(nodes[j]));
+			row[j + 1] = cells[j + 1];
+		}
+		table_add_row(&t, row);
+		for (size_t i = 0; i < nn; i++) {
+			snprintf(cells[0], sizeof(cells[0]), "%s", clean(nodes[i]));
+			row[0] = cells[0];
+			for (size_t j = 0; j < nn; j++) {
+				snprintf(cells[j + 1], sizeof(cells[0]), "%s", i == j ? "-" : "?");
+				row[j + 1] = cells[j + 1];
+			}
+			for (size_t x = 0; x < arr_len(links); x++) {
+				struct json_object *l = arr_get(links, x);
+				const char *f = raw(l, "from"), *to = raw(l, "to"), *net = raw(l, "network");
+				size_t j;
+
+				if (strcmp(f, nodes[i]) != 0 || strcmp(net, netnames[k]) != 0)
+					continue;
+				for (j = 0; j < nn && strcmp(to, nodes[j]) != 0; j++)
+					;
+				if (j < nn && j != i)
+					link_cell(l, cells[j + 1], sizeof(cells[0]));
+			}
+			table_add_row(&t, row);
+		}
+		table_print(&t, "  ");
+		table_free(&t);
+	}
+	return EXIT_OK;
+}
+
+static int cmd_status(struct json_object *d)
+{
+	struct json_object *q = get_type(d, "quorum", json_type_object);
+	struct json_object *local = get_type(d, "local", json_type_object);
+	struct json_object *coord = get(d, "coordinator");
+	struct json_object *down = get_type(d, "links_down", json_type_array);
+	struct json_object *migs = get(d, "migrations");
+	struct json_object *quorate = get_type(q, "quorate", json_type_boolean);
+	char members[1024], coord_s[256];
+
+	join(get(q, "members"), " ", "none", members, sizeof(members));
+	if (is_null(d, "coordinator"))
+		snprintf(coord_s, sizeof(coord_s), "none");
+	else if (coord && json_object_is_type(coord, json_type_object))
+		snprintf(coord_s, sizeof(coord_s), "%s (id %s)", str(coord, "name"), num(coord, "id"));
+	else
+		snprintf(coord_s, sizeof(coord_s), "?");
+
+	printf("Cluster:      %s\n", str(d, "cluster"));
+	printf("Local node:   %s (id %s)\n", str(local, "name"), num(local, "id"));
+	printf("Corosync:     %s\n", str(q, "corosync"));
+	printf("Quorum:       %s, %s of %s votes, quorum %s, members %s\n",
+	       !quorate                           ? "?"
+	       : json_object_get_boolean(quorate) ? "quorate"
+						  : "NOT quorate",
+	       num(q, "total_votes"), num(q, "expected_votes"), num(q, "quorum"), members);
+	printf("Coordinator:  %s\n", coord_s);
+	printf("\n");
+	print_nodes_table(get_type(d, "nodes", json_type_array), "  ");
+	printf("\n");
+	if (!down)
+		printf("Links down:   ?\n");
+	else if (arr_len(down) == 0)
+		printf("Links down:   none\n");
+	else {
+		printf("Links down:   %zu\n", arr_len(down));
+		for (size_t i = 0; i < arr_len(down); i++) {
+			struct json_object *l = arr_get(down, i);
+			printf("  %s -> %s on %s\n", str(l, "from"), str(l, "to"), str(l, "network"));
+		}
+	}
+	if (!migs || !json_object_is_type(migs, json_type_array))
+		printf("Migrations:   ?\n");
+	else if (arr_len(migs) == 0)
+		printf("Migrations:   none\n");
+	else
+		printf("Migrations:   %zu in progress\n", arr_len(migs));
+	return EXIT_OK;
+}
+
+/* ---- main ---- */
+
+static int print_reply(const char *cmd, const char *line, bool json)
+{
+	struct json_tokener *tok = json_tokener_new();
+	struct json_object *reply = NULL, *ok, *data;
+	size_t len = strlen(line);
+	int ret = EXIT_FAILED;
+
+	if (!tok) {
+		fprintf(stderr, "clusterctl: out of memory\n");
+		goto out;
+	}
+	reply = json_tokener_parse_ex(tok, line, (int)len);
+	if (reply) {
+		size_t end = json_tokener_get_parse_end(tok);
+
+		end += strspn(line + end, " \t\r");
+		if (end != len) {
+			fprintf(stderr,
+				"clusterctl: malformed reply from clusterd: trailing data at byte %zu\n",
+				end);
+			goto out;
+		}
+	} else if (json_tokener_get_error(tok) == json_tokener_continue) {
+		reply = json_tokener_parse_ex(tok, "", 1);
+	}
+	if (!reply || !json_object_is_type(reply, json_type_object)) {
+		fprintf(stderr, "clusterctl: malformed reply from clusterd: %s\n",
+			reply || json_tokener_get_error(tok) == json_tokener_success
+				? "not a JSON object"
+				: json_tokener_error_desc(json_tokener_get_error(tok)));
+		goto out;
+	}
+	ok = get_type(reply, "ok", json_type_boolean);
+	if (!ok) {
+		fprintf(stderr, "clusterctl: malformed reply from clusterd: no \"ok\" member\n");
+		goto out;
+	}
+	if (!json_object_get_boolean(ok)) {
+		const char *code = str(reply, "code");
+
+		fprintf(stderr, "clusterctl: %s: %s\n", code, str(reply, "error"));
+		ret = strcmp(code, "ENOTQUORATE") == 0 ? EXIT_NOTQUORATE : EXIT_FAILED;
+		goto out;
+	}
+	data = get_type(reply, "data", json_type_object);
+	if (!data) {
+		fprintf(stderr,
+			"clusterctl: malformed reply from clusterd: \"data\" missing or not an object\n");
+		goto out;
+	}
+	if (json) {
+		printf("%s\n", json_object_to_json_string_ext(data, JSON_C_TO_STRING_PRETTY |
+									    JSON_C_TO_STRING_SPACED |
+									    JSON_C_TO_STRING_NOSLASHESCAPE));
+		ret = EXIT_OK;
+	} else if (strcmp(cmd, "status") == 0) {
+		ret = cmd_status(data);
+	} else if (strcmp(cmd, "nodes") == 0) {
+		ret = cmd_nodes(data);
+	} else if (strcmp(cmd, "quorum") == 0) {
+		ret = cmd_quorum(data);
+	} else {
+		ret = cmd_links(data);
+	}
+out:
+	json_object_put(reply);
+	if (tok)
+		json_tokener_free(tok);
+	return ret;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"socket", required_argument, NULL, 's'},
+		{"json", no_argument, NULL, 'j'},
+		{"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, 'V'},
+		{NULL, 0, NULL, 0},
+	};
+	const char *path = getenv("CLUSTERD_SOCKET"), *cmd;
+	struct json_object *req;
+	char *line = NULL, request[128];
+	bool json = false;
+	size_t i;
+	int c, ret;
+
+	if (!path || !*path)
+		path = DEFAULT_SOCKET;
+	while ((c = getopt_long(argc, argv, "s:jhV", opts, NULL)) != -1) {
+		switch (c) {
+		case 's':
+			path = optarg;
+			break;
+		case 'j':
+			json = true;
+			break;
+		case 'h':
+			usage(stdout);
+			return EXIT_OK;
+		case 'V':
+			printf("clusterctl %s\n", PACKAGE_VERSION);
+			return EXIT_OK;
+		default:
+			usage(stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (optind >= argc) {
+		fprintf(stderr, "clusterctl: no command given\n");
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	cmd = argv[optind];
+	for (i = 0; commands[i] && strcmp(commands[i], cmd) != 0; i++)
+		;
+	if (!commands[i]) {
+		fprintf(stderr, "clusterctl: unknown command '%s'\n", cmd);
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	if (optind + 1 < argc) {
+		fprintf(stderr, "clusterctl: '%s' takes no arguments\n", cmd);
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	if (!*path) {
+		fprintf(stderr, "clusterctl: empty socket path\n");
+		return EXIT_USAGE;
+	}
+
+	req = json_object_new_object();
+	if (!req || json_object_object_add(req, "cmd", json_object_new_string(cmd)) < 0) {
+		fprintf(stderr, "clusterctl: out of memory\n");
+		return EXIT_FAILED;
+	}
+	snprintf(request, sizeof(request), "%s\n",
+		 json_object_to_json_string_ext(req, JSON_C_TO_STRING_PLAIN));
+	json_object_put(req);
+	ret = transact(path, request, &line);
+	if (ret == EXIT_OK)
+		ret = print_reply(cmd, line, json);
+	free(line);
+	if (fflush(stdout) != 0 || ferror(stdout)) {
+		fprintf(stderr, "clusterctl: write error: %s\n", strerror(errno));
+		if (ret == EXIT_OK)
+			ret = EXIT_FAILED;
+	}
+	return ret;
+}

@@ -1,0 +1,195 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* clusterd/status.c: JSON for `clusterctl status|nodes|quorum|links` (shapes
+ * in docs/PROTOCOL.md). Reads the replicated cluster state and the local
+ * heartbeat monitor; O(nodes^2 x networks) for the link matrix. */
+#include <stdio.h>
+
+#include "clusterd/status.h"
+
+static const char *node_name(const struct cfg *cfg, uint32_t id)
+{
+	int i = cfg_node_by_id(cfg, id);
+	return i >= 0 ? cfg->nodes[i].name : "?";
+}
+
+static struct json_object *id_array(const uint32_t *ids, size_t n)
+{
+	struct json_object *a = json_object_new_array();
+
+	for (size_t i = 0; i < n; i++)
+		json_object_array_add(a, json_object_new_int64(ids[i]));
+	return a;
+}
+
+struct json_object *cl_status_quorum(const struct cl_status_src *s)
+{
+	const struct cs_quorum *q = cl_cluster_quorum_info(s->cluster);
+	bool conn = cl_cluster_is_connected(s->cluster);
+	struct json_object *o = json_object_new_object(), *flags = json_object_new_array();
+	static const struct {
+		uint32_t bit;
+		const char *name;
+	} names[] = {{CS_FLAG_TWO_NODE, "two_node"},
+		     {CS_FLAG_WAIT_FOR_ALL, "wait_for_all"},
+		     {CS_FLAG_LAST_MAN_STANDING, "last_man_standing"},
+		     {CS_FLAG_AUTO_TIE_BREAKER, "auto_tie_breaker"}};
+	char ring[48];
+
+	json_object_object_add(o, "corosync", json_object_new_string(conn ? "connected" : "not connected"));
+	json_object_object_add(o, "quorate", json_object_new_boolean(conn && q->quorate));
+	json_object_object_add(o, "node_id", json_object_new_int64(s->local_id));
+	json_object_object_add(o, "total_votes", json_object_new_int64(conn ? q->total_votes : 0));
+	json_object_object_add(o, "expected_votes", json_object_new_int64(conn ? q->expected_votes : 0));
+	json_object_object_add(o, "quorum", json_object_new_int64(conn ? q->quorum : 0));
+	json_object_object_add(o, "members", id_array(q->members, conn ? q->n_members : 0));
+	if (conn && q->quorate)
+		json_object_array_add(flags, json_object_new_string("quorate"));
+	for (size_t i = 0; conn && i < sizeof(names) / sizeof(names[0]); i++)
+		if (q->flags & names[i].bit)
+			json_object_array_add(flags, json_object_new_string(names[i].name));
+	json_object_object_add(o, "flags", flags);
+	snprintf(ring, sizeof(ring), "%x.%llx", q->ring_rep, (unsigned long long)q->ring_seq);
+	json_object_object_add(o, "ring_id", conn ? json_object_new_string(ring) : NULL);
+	return o;
+}
+
+static struct json_object *node_object(const struct cl_status_src *s, size_t i)
+{
+	const struct cfg *cfg = s->cfg;
+	const struct cfg_node *n = &cfg->nodes[i];
+	uint32_t coord = cl_cluster_coordinator(s->cluster),
+		 mask = cl_cluster_degraded_mask(s->cluster, n->id);
+	struct json_object *o = json_object_new_object();
+	bool local = n->id == s->local_id;
+	int h = local ? HB_NODE_UP : hb_monitor_node_health(s->mon, n->id);
+
+	json_object_object_add(o, "id", json_object_new_int64(n->id));
+	json_object_object_add(o, "name", json_object_new_string(n->name));
+	json_object_object_add(
+		o, "state",
+		json_object_new_string(cl_node_state_name(cl_cluster_node_state(s->cluster, n->id))));
+	json_object_object_add(o, "member", json_object_new_boolean(cl_cluster_is_member(s->cluster, n->id)));
+	json_object_object_add(o, "local", json_object_new_boolean(local));
+	json_object_object_add(o, "coordinator", json_object_new_boolean(coord != 0 && coord == n->id));
+	json_object_object_add(o, "health",
+			       json_object_new_string(h >= 0 ? hb_node_health_name(h) : "unknown"));
+	if (mask) {
+		struct json_object *nets = json_object_new_array();
+		for (size_t k = 0; k < cfg->n_networks; k++)
+			if (mask & (1u << k))
+				json_object_array_add(nets, json_object_new_string(cfg->networks[k].name));
+		json_object_object_add(o, "degraded_networks", nets);
+	}
+	return o;
+}
+
+static struct json_object *node_array(const struct cl_status_src *s)
+{
+	struct json_object *a = json_object_new_array();
+
+	for (size_t i = 0; i < s->cfg->n_nodes; i++)
+		json_object_array_add(a, node_object(s, i));
+	return a;
+}
+
+static struct json_object *coordinator(const struct cl_status_src *s, bool full)
+{
+	uint32_t id = cl_cluster_coordinator(s->cluster);
+	struct json_object *o;
+
+	if (!id)
+		return NULL;
+	if (!full)
+		return json_object_new_int64(id);
+	o = json_object_new_object();
+	json_object_object_add(o, "id", json_object_new_int64(id));
+	json_object_object_add(o, "name", json_object_new_string(node_name(s->cfg, id)));
+	return o;
+}
+
+struct json_object *cl_status_nodes(const struct cl_status_src *s)
+{
+	struct json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "cluster", json_object_new_string(s->cfg->cluster_name));
+	json_object_object_add(o, "local_id", json_object_new_int64(s->local_id));
+	json_object_object_add(o, "coordinator", coordinator(s, false));
+	json_object_object_add(o, "quorate", json_object_new_boolean(cl_cluster_is_quorate(s->cluster)));
+	json_object_object_add(o, "nodes", node_array(s));
+	return o;
+}
+
+/* Every known (from, to, network) view: the whole matrix (down_only: the
+ * DOWN ones, as {from, to, network}). */
+static struct json_object *link_array(const struct cl_status_src *s, bool down_only)
+{
+	const struct cfg *cfg = s->cfg;
+	struct json_object *a = json_object_new_array();
+
+	for (size_t n = 0; n < cfg->n_networks; n++)
+		for (size_t f = 0; f < cfg->n_nodes; f++)
+			for (size_t t = 0; t < cfg->n_nodes; t++) {
+				struct cl_link_info li;
+				struct json_object *o;
+
+				if (f == t ||
+				    cl_cluster_link(s->cluster, cfg->nodes[f].id, cfg->nodes[t].id,
+						    (uint8_t)n, &li) < 0 ||
+				    !li.known || (down_only && li.state != HB_LINK_DOWN))
+					continue;
+				o = json_object_new_object();
+				json_object_object_add(o, "from", json_object_new_string(cfg->nodes[f].name));
+				json_object_object_add(o, "to", json_object_new_string(cfg->nodes[t].name));
+				json_object_object_add(o, "network",
+						       json_object_new_string(cfg->networks[n].name));
+				if (!down_only) {
+					json_object_object_add(
+						o, "state",
+						json_object_new_string(hb_link_state_name(li.state)));
+					json_object_object_add(o, "class",
+							       json_object_new_string(hb_class_name(li.cls)));
+					/* a DOWN link's last RTT is history, not a measurement */
+					json_object_object_add(
+						o, "rtt_ms",
+						li.rtt_us < 0 || li.state == HB_LINK_DOWN
+							? NULL
+							: json_object_new_double(li.rtt_us / 1000.0));
+					json_object_object_add(
+						o, "loss_pct",
+						json_object_new_double(li.loss_permille / 10.0));
+					json_object_object_add(
+						o, "age_ms",
+						json_object_new_int64(
+							(int64_t)((s->now - li.updated) / USEC_PER_MSEC)));
+				}
+				json_object_array_add(a, o);
+			}
+	return a;
+}
+
+struct json_object *cl_status_links(const struct cl_status_src *s)
+{
+	struct json_object *o = json_object_new_object(), *nets = json_object_new_array();
+
+	for (size_t n = 0; n < s->cfg->n_networks; n++)
+		json_object_array_add(nets, json_object_new_string(s->cfg->networks[n].name));
+	json_object_object_add(o, "networks", nets);
+	json_object_object_add(o, "links", link_array(s, false));
+	return o;
+}
+
+struct json_object *cl_status_all(const struct cl_status_src *s)
+{
+	struct json_object *o = json_object_new_object(), *local = json_object_new_object();
+
+	json_object_object_add(o, "cluster", json_object_new_string(s->cfg->cluster_name));
+	json_object_object_add(local, "id", json_object_new_int64(s->local_id));
+	json_object_object_add(local, "name", json_object_new_string(node_name(s->cfg, s->local_id)));
+	json_object_object_add(o, "local", local);
+	json_object_object_add(o, "quorum", cl_status_quorum(s));
+	json_object_object_add(o, "coordinator", coordinator(s, true));
+	json_object_object_add(o, "nodes", node_array(s));
+	json_object_object_add(o, "links_down", link_array(s, true));
+	json_object_object_add(o, "migrations", json_object_new_array());
+	return o;
+}

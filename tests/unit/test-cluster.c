@@ -1,0 +1,441 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* tests/unit/test-cluster.c: the replicated cluster state machine — node
+ * states from membership, quorum and replicated link views, the
+ * coordinator, the link-view messages (encoded, delivered to other
+ * instances as CPG would), and rejection of bad messages. Fake clock. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "clusterd/cluster.h"
+
+#define N           3
+#define NET_MGMT    0
+#define NET_CLUSTER 1
+#define NET_MIG     2
+
+static struct cfg *cfg;
+static char dir[] = "/tmp/test-cluster.XXXXXX";
+
+struct evlog {
+	struct cl_event ev[64];
+	size_t n;
+};
+
+static void record(const struct cl_event *ev, void *ud)
+{
+	struct evlog *l = ud;
+
+	assert_true(l->n < 64);
+	l->ev[l->n++] = *ev;
+}
+
+static int setup(void **state)
+{
+	char path[256], key[256];
+	struct cfg_errors errs;
+	FILE *f;
+
+	if (!mkdtemp(dir))
+		return -1;
+	snprintf(key, sizeof(key), "%s/key", dir);
+	f = fopen(key, "w");
+	fprintf(f, "0123456789abcdef0123456789abcdef");
+	fclose(f);
+	snprintf(path, sizeof(path), "%s/c.conf", dir);
+	f = fopen(path, "w");
+	fprintf(f,
+		"cluster = { name = \"t\"; key_file = \"key\"; };\n"
+		"networks = ( { name = \"management\"; role = \"management\"; subnet = \"10.99.3.0/24\"; },\n"
+		"  { name = \"cluster\"; role = \"cluster\"; subnet = \"10.99.1.0/24\"; },\n"
+		"  { name = \"migration\"; role = \"migration\"; subnet = \"10.99.2.0/24\"; } );\n"
+		"nodes = (\n");
+	for (int i = 1; i <= N; i++)
+		fprintf(f,
+			"  { id = %d; name = \"n%d\"; addresses = { management = \"10.99.3.%d\"; cluster = "
+			"\"10.99.1.%d\"; migration = \"10.99.2.%d\"; }; }%s\n",
+			i, i, i, i, i, i < N ? "," : "");
+	fprintf(f, ");\n");
+	fclose(f);
+	if (cfg_load(path, &cfg, &errs) < 0) {
+		for (size_t i = 0; i < errs.n; i++)
+			fprintf(stderr, "%s\n", errs.v[i].msg);
+		return -1;
+	}
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	char cmd[300];
+
+	cfg_free(cfg);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+static struct cs_quorum quorum(bool quorate, const uint32_t *members, size_t n);
+
+/* Start-up as corosync delivers it: connected, quorum first (all three in
+ * corosync's membership), then our group growing as clusterds start. No
+ * node is ever FAILED on the way; one never seen in our group is UNKNOWN,
+ * and FAILED only once it has been a member and left. */
+static void test_startup_judges_nobody_failed(void **state)
+{
+	const uint32_t all[] = {1, 2, 3}, me[] = {1}, two[] = {1, 2};
+	struct cs_quorum q = quorum(true, all, N);
+	struct evlog log = {0};
+	struct cl_cluster *c;
+
+	assert_int_equal(cl_cluster_new(cfg, 1, &c), 0);
+	cl_cluster_set_event_cb(c, record, &log);
+	cl_cluster_connected(c, true, 1);
+	cl_cluster_quorum(c, &q, 1);
+	for (uint32_t id = 1; id <= N; id++)
+		assert_int_equal(cl_cluster_node_state(c, id), CL_NODE_UNKNOWN); /* no membership yet */
+	cl_cluster_membership(c, me, 1, 2);
+	assert_int_equal(cl_cluster_node_state(c, 1), CL_NODE_ONLINE);
+	assert_int_equal(cl_cluster_node_state(c, 2), CL_NODE_UNKNOWN);
+	cl_cluster_membership(c, two, 2, 3);
+	assert_int_equal(cl_cluster_node_state(c, 2), CL_NODE_ONLINE);
+	assert_int_equal(cl_cluster_node_state(c, 3), CL_NODE_UNKNOWN);
+	for (size_t i = 0; i < log.n; i++)
+		if (log.ev[i].kind == CL_EV_NODE)
+			assert_int_not_equal(log.ev[i].new_state, CL_NODE_FAILED);
+	/* n2's clusterd goes away while its corosync stays: FAILED */
+	cl_cluster_membership(c, me, 1, 4);
+	assert_int_equal(cl_cluster_node_state(c, 2), CL_NODE_FAILED);
+	assert_int_equal(cl_cluster_node_state(c, 3), CL_NODE_UNKNOWN);
+	/* n3 leaves corosync's membership: FAILED even though never seen */
+	q = quorum(true, two, 2);
+	cl_cluster_quorum(c, &q, 5);
+	assert_int_equal(cl_cluster_node_state(c, 3), CL_NODE_FAILED);
+	cl_cluster_free(c);
+}
+
+static struct cs_quorum quorum(bool quorate, const uint32_t *members, size_t n)
+{
+	struct cs_quorum q = {
+		.quorate = quorate, .total_votes = (uint32_t)n, .expected_votes = N, .quorum = 2};
+
+	memcpy(q.members, members, n * sizeof(*members));
+	q.n_members = n;
+	return q;
+}
+
+/* A node's cluster instance, up and a member of a quorate group of `n`. */
+static struct cl_cluster *node_up(uint32_t id, const uint32_t *members, size_t n, bool quorate,
+				  struct evlog *log)
+{
+	struct cl_cluster *c;
+	struct cs_quorum q = quorum(quorate, members, n);
+
+	assert_int_equal(cl_cluster_new(cfg, id, &c), 0);
+	if (log)
+		cl_cluster_set_event_cb(c, record, log);
+	cl_cluster_connected(c, true, 1);
+	cl_cluster_membership(c, members, n, 1);
+	cl_cluster_quorum(c, &q, 1);
+	return c;
+}
+
+static void set_link(struct cl_cluster *c, uint32_t peer, uint8_t link, enum hb_link_state s, usec_t now)
+{
+	struct hb_link_stats st = {
+		.state = s, .cls = HB_CLASS_SAME_SUBNET, .rtt_us = 300, .loss_permille = 0};
+
+	cl_cluster_local_link(c, peer, link, &st, now);
+}
+
+/* Deliver `from`'s due view to every instance in `to` (CPG total order). */
+static void deliver(struct cl_cluster *from, uint32_t from_id, struct cl_cluster **to, size_t n, usec_t now)
+{
+	uint8_t buf[8192];
+	int len = cl_cluster_poll_send(from, now, buf, sizeof(buf));
+
+	assert_true(len > 0);
+	for (size_t i = 0; i < n; i++)
+		assert_int_equal(cl_cluster_receive(to[i], from_id, buf, (size_t)len, now), 0);
+}
+
+static void test_all_online_one_coordinator(void **state)
+{
+	const uint32_t all[] = {1, 2, 3};
+	struct cl_cluster *c[N];
+
+	for (int i = 0; i < N; i++)
+		c[i] = node_up((uint32_t)i + 1, all, N, true, NULL);
+	for (int i = 0; i < N; i++) {
+		for (uint32_t id = 1; id <= N; id++)
+			assert_int_equal(cl_cluster_node_state(c[i], id), CL_NODE_ONLINE);
+		assert_int_equal(cl_cluster_coordinator(c[i]), 1);
+		assert_true(cl_cluster_is_quorate(c[i]));
+	}
+	for (int i = 0; i < N; i++)
+		cl_cluster_free(c[i]);
+}
+
+static void test_left_membership_failed_and_coordinator_moves(void **state)
+{
+	const uint32_t all[] = {1, 2, 3}, without1[] = {2, 3};
+	struct evlog log = {0};
+	struct cl_cluster *c = node_up(2, all, N, true, &log);
+	struct cs_quorum q = quorum(true, without1, 2);
+
+	log.n = 0;
+	cl_cluster_membership(c, without1, 2, 10);
+	cl_cluster_quorum(c, &q, 10);
+	assert_int_equal(cl_cluster_node_state(c, 1), CL_NODE_FAILED);
+	assert_int_equal(cl_cluster_coordinator(c), 2);
+	assert_int_equal(log.n, 2); /* node 1 failed, then the coordinator */
+	assert_int_equal(log.ev[0].kind, CL_EV_NODE);
+	assert_int_equal(log.ev[0].node_id, 1);
+	assert_int_equal(log.ev[0].old_state, CL_NODE_ONLINE);
+	assert_int_equal(log.ev[0].new_state, CL_NODE_FAILED);
+	assert_string_equal(log.ev[0].reason, "clusterd left the membership");
+	assert_int_equal(log.ev[1].kind, CL_EV_COORDINATOR);
+	assert_int_equal(log.ev[1].node_id, 2);
+	/* it comes back */
+	cl_cluster_membership(c, all, N, 20);
+	assert_int_equal(cl_cluster_node_state(c, 1), CL_NODE_ONLINE);
+	assert_int_equal(cl_cluster_coordinator(c), 1);
+	cl_cluster_free(c);
+}
+
+/* Partition 1 | 2,3: the single node is not quorate and declares nobody
+ * FAILED; the pair is quorate and declares node 1 FAILED. */
+static void test_partition_minority_judges_nobody(void **state)
+{
+	const uint32_t one[] = {1}, pair[] = {2, 3};
+	struct cl_cluster *alone = node_up(1, one, 1, false, NULL), *two = node_up(2, pair, 2, true, NULL);
+
+	assert_int_equal(cl_cluster_node_state(alone, 1), CL_NODE_ONLINE);
+	assert_int_equal(cl_cluster_node_state(alone, 2), CL_NODE_UNKNOWN);
+	assert_int_equal(cl_cluster_node_state(alone, 3), CL_NODE_UNKNOWN);
+	assert_int_equal(cl_cluster_coordinator(alone), 0);
+	assert_false(cl_cluster_is_quorate(alone));
+	assert_int_equal(cl_cluster_node_state(two, 1), CL_NODE_FAILED);
+	assert_int_equal(cl_cluster_node_state(two, 3), CL_NODE_ONLINE);
+	assert_int_equal(cl_cluster_coordinator(two), 2);
+	cl_cluster_free(alone);
+	cl_cluster_free(two);
+}
+
+/* n2's cluster link is down: n1 and n3 see n2/cluster DOWN, n2 sees both
+ * of its cluster links DOWN. After the views replicate, every node says n2
+ * is DEGRADED on "cluster" and n1, n3 are ONLINE. */
+static void test_degraded_is_the_same_everywhere(void **state)
+{
+	const uint32_t all[] = {1, 2, 3};
+	struct cl_cluster *c[N];
+
+	for (int i = 0; i < N; i++)
+		c[i] = node_up((uint32_t)i + 1, all, N, true, NULL);
+	for (int i = 0; i < N; i++)
+		for (uint32_t p = 1; p <= N; p++)
+			for (uint8_t l = 0; l < 3; l++)
+				if (p != (uint32_t)i + 1)
+					set_link(c[i], p, l, HB_LINK_UP, 5);
+	set_link(c[0], 2, NET_CLUSTER, HB_LINK_DOWN, 6);
+	set_link(c[2], 2, NET_CLUSTER, HB_LINK_DOWN, 6);
+	set_link(c[1], 1, NET_CLUSTER, HB_LINK_DOWN, 6);
+	set_link(c[1], 3, NET_CLUSTER, HB_LINK_DOWN, 6);
+	for (int i = 0; i < N; i++)
+		deliver(c[i], (uint32_t)i + 1, c, N, 7);
+	for (int i = 0; i < N; i++) {
+		assert_int_equal(cl_cluster_node_state(c[i], 1), CL_NODE_ONLINE);
+		assert_int_equal(cl_cluster_node_state(c[i], 2), CL_NODE_DEGRADED);
+		assert_int_equal(cl_cluster_degraded_mask(c[i], 2), 1u << NET_CLUSTER);
+		assert_int_equal(cl_cluster_node_state(c[i], 3), CL_NODE_ONLINE);
+	}
+	/* one side's report is enough: n1 alone says n3/migration DOWN -> pair
+	 * (1,3) down on migration, but n3 still reaches n2 there: not degraded */
+	set_link(c[0], 3, NET_MIG, HB_LINK_DOWN, 8);
+	deliver(c[0], 1, c, N, 9);
+	for (int i = 0; i < N; i++)
+		assert_int_equal(cl_cluster_node_state(c[i], 3), CL_NODE_ONLINE);
+	for (int i = 0; i < N; i++)
+		cl_cluster_free(c[i]);
+}
+
+/* Still in the CPG membership, but every other member sees all its links
+ * DOWN: FAILED in a quorate partition (faster than corosync's token). */
+static void test_heartbeat_dead_member_failed(void **state)
+{
+	const uint32_t all[] = {1, 2, 3};
+	struct cl_cluster *c[N];
+
+	for (int i = 0; i < N; i++)
+		c[i] = node_up((uint32_t)i + 1, all, N, true, NULL);
+	for (uint8_t l = 0; l < 3; l++) {
+		set_link(c[0], 3, l, l == 2 ? HB_LINK_UP : HB_LINK_DOWN, 5);
+		set_link(c[1], 3, l, HB_LINK_DOWN, 5);
+	}
+	deliver(c[0], 1, c, 2, 6);
+	deliver(c[1], 2, c, 2, 6);
+	assert_int_equal(cl_cluster_node_state(c[0], 3),
+			 CL_NODE_DEGRADED); /* n1 still hears it on migration */
+	set_link(c[0], 3, NET_MIG, HB_LINK_DOWN, 7);
+	deliver(c[0], 1, c, 2, 8);
+	assert_int_equal(cl_cluster_node_state(c[0], 3), CL_NODE_FAILED);
+	assert_int_equal(cl_cluster_node_state(c[1], 3), CL_NODE_FAILED);
+	for (int i = 0; i < N; i++)
+		cl_cluster_free(c[i]);
+}
+
+static void test_disconnected_knows_nothing(void **state)
+{
+	const uint32_t all[] = {1, 2, 3};
+	struct cl_cluster *c = node_up(1, all, N, true, NULL);
+	uint8_t buf[4096];
+
+	set_link(c, 2, 0, HB_LINK_UP, 2);
+	cl_cluster_connected(c, false, 3);
+	for (uint32_t id = 1; id <= N; id++)
+		assert_int_equal(cl_cluster_node_state(c, id), CL_NODE_UNKNOWN);
+	assert_int_equal(cl_cluster_coordinator(c), 0);
+	assert_false(cl_cluster_is_quorate(c));
+	assert_int_equal(cl_cluster_quorum_info(c)->n_members, 0);
+	assert_int_equal(cl_cluster_poll_send(c, 4, buf, sizeof(buf)), 0); /* nothing to send to */
+	assert_int_equal(cl_cluster_next_deadline(c), USEC_INFINITY);
+	cl_cluster_free(c);
+}
+
+static void test_send_schedule(void **state)
+{
+	const uint32_t all[] = {1, 2, 3};
+	struct cl_cluster *c = node_up(1, all, N, true, NULL);
+	uint8_t buf[4096];
+	struct clm_link_view v;
+	int len;
+
+	assert_int_equal(cl_cluster_next_deadline(c), 0); /* due: membership changed */
+	set_link(c, 2, NET_CLUSTER, HB_LINK_UP, 2);
+	len = cl_cluster_poll_send(c, 100, buf, sizeof(buf));
+	assert_true(len > 0);
+	assert_int_equal(clm_decode_link_view(buf, (size_t)len, &v), 0);
+	assert_int_equal(v.sender, 1);
+	assert_int_equal(v.generation, 1);
+	assert_int_equal(v.count, 1);
+	assert_int_equal(v.entries[0].peer, 2);
+	assert_int_equal(v.entries[0].link, NET_CLUSTER);
+	assert_int_equal(v.entries[0].rtt_us, 300);
+	assert_int_equal(cl_cluster_poll_send(c, 101, buf, sizeof(buf)), 0);
+	assert_int_equal(cl_cluster_next_deadline(c), 100 + CL_VIEW_REFRESH_USEC);
+	/* an RTT-only change waits for the refresh; a state change does not */
+	set_link(c, 2, NET_CLUSTER, HB_LINK_UP, 200);
+	assert_int_equal(cl_cluster_poll_send(c, 201, buf, sizeof(buf)), 0);
+	set_link(c, 2, NET_CLUSTER, HB_LINK_LOSSY, 300);
+	assert_true(cl_cluster_poll_send(c, 301, buf, sizeof(buf)) > 0);
+	/* a failed send makes it due again */
+	cl_cluster_send_failed(c);
+	assert_int_equal(cl_cluster_next_deadline(c), 0);
+	assert_true(cl_cluster_poll_send(c, 302, buf, sizeof(buf)) > 0);
+	assert_int_equal(cl_cluster_poll_send(c, 302 + CL_VIEW_REFRESH_USEC - 1, buf, sizeof(buf)), 0);
+	assert_true(cl_cluster_poll_send(c, 302 + CL_VIEW_REFRESH_USEC, buf, sizeof(buf)) > 0);
+	assert_int_equal(cl_cluster_poll_send(c, 0, buf, 10), 0); /* not due: buffer size irrelevant */
+	cl_cluster_send_failed(c);
+	assert_int_equal(cl_cluster_poll_send(c, 999999999, buf, 10), -EMSGSIZE);
+	cl_cluster_free(c);
+}
+
+static void test_bad_messages_rejected(void **state)
+{
+	const uint32_t all[] = {1, 2, 3};
+	struct evlog log = {0};
+	struct cl_cluster *c1 = node_up(1, all, N, true, &log), *c2 = node_up(2, all, N, true, NULL);
+	uint8_t buf[4096], bad[4096];
+	int len;
+
+	set_link(c2, 1, 0, HB_LINK_DOWN, 2);
+	len = cl_cluster_poll_send(c2, 3, buf, sizeof(buf));
+	assert_true(len > 0);
+	log.n = 0;
+	/* every truncation */
+	for (int l = 0; l < len; l++)
+		assert_true(cl_cluster_receive(c1, 2, buf, (size_t)l, 4) < 0);
+	/* sender mismatch */
+	assert_int_equal(cl_cluster_receive(c1, 3, buf, (size_t)len, 4), -EBADMSG);
+	/* newer version: ignored as unsupported */
+	memcpy(bad, buf, (size_t)len);
+	bad[4] = 2;
+	assert_int_equal(cl_cluster_receive(c1, 2, bad, (size_t)len, 4), -EPROTONOSUPPORT);
+	/* unknown type */
+	memcpy(bad, buf, (size_t)len);
+	bad[5] = 99;
+	assert_int_equal(cl_cluster_receive(c1, 2, bad, (size_t)len, 4), -ENOMSG);
+	/* an entry with a state out of range */
+	memcpy(bad, buf, (size_t)len);
+	bad[CLM_HEADER_LEN + CLM_VIEW_HEADER_LEN + 5] = 9;
+	assert_int_equal(cl_cluster_receive(c1, 2, bad, (size_t)len, 4), -EBADMSG);
+	/* every event was a BAD_MESSAGE and nothing changed */
+	for (size_t i = 0; i < log.n; i++)
+		assert_int_equal(log.ev[i].kind, CL_EV_BAD_MESSAGE);
+	assert_int_equal(log.n, (size_t)len + 4);
+	assert_int_equal(cl_cluster_node_state(c1, 2), CL_NODE_ONLINE);
+	/* the genuine one is accepted, then its replay is stale */
+	assert_int_equal(cl_cluster_receive(c1, 2, buf, (size_t)len, 5), 0);
+	assert_int_equal(cl_cluster_receive(c1, 2, buf, (size_t)len, 6), -ESTALE);
+	{
+		struct cl_link_info li;
+		assert_int_equal(cl_cluster_link(c1, 2, 1, 0, &li), 0);
+		assert_true(li.known);
+		assert_int_equal(li.state, HB_LINK_DOWN);
+		assert_int_equal(cl_cluster_link(c1, 9, 1, 0, &li), -ENOENT);
+	}
+	cl_cluster_free(c1);
+	cl_cluster_free(c2);
+}
+
+/* A member that leaves takes its views with it: when it comes back it
+ * starts a new generation count and its first view is accepted. */
+static void test_rejoin_resets_views(void **state)
+{
+	const uint32_t all[] = {1, 2, 3}, without2[] = {1, 3};
+	struct cl_cluster *c1 = node_up(1, all, N, true, NULL), *c2 = node_up(2, all, N, true, NULL);
+	struct cl_link_info li;
+	uint8_t buf[4096];
+	int len;
+
+	set_link(c2, 1, 0, HB_LINK_UP, 2);
+	deliver(c2, 2, &c1, 1, 3);
+	cl_cluster_membership(c1, without2, 2, 4);
+	assert_int_equal(cl_cluster_link(c1, 2, 1, 0, &li), 0);
+	assert_false(li.known);
+	cl_cluster_free(c2);
+	c2 = node_up(2, all, N, true, NULL); /* restarted: generation 1 again */
+	set_link(c2, 1, 0, HB_LINK_LOSSY, 5);
+	cl_cluster_membership(c1, all, N, 6);
+	len = cl_cluster_poll_send(c2, 7, buf, sizeof(buf));
+	assert_true(len > 0);
+	assert_int_equal(cl_cluster_receive(c1, 2, buf, (size_t)len, 7), 0);
+	assert_int_equal(cl_cluster_link(c1, 2, 1, 0, &li), 0);
+	assert_int_equal(li.state, HB_LINK_LOSSY);
+	cl_cluster_free(c1);
+	cl_cluster_free(c2);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_all_online_one_coordinator),
+		cmocka_unit_test(test_startup_judges_nobody_failed),
+		cmocka_unit_test(test_left_membership_failed_and_coordinator_moves),
+		cmocka_unit_test(test_partition_minority_judges_nobody),
+		cmocka_unit_test(test_degraded_is_the_same_everywhere),
+		cmocka_unit_test(test_heartbeat_dead_member_failed),
+		cmocka_unit_test(test_disconnected_knows_nothing),
+		cmocka_unit_test(test_send_schedule),
+		cmocka_unit_test(test_bad_messages_rejected),
+		cmocka_unit_test(test_rejoin_resets_views),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
