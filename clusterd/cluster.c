@@ -53,12 +53,20 @@ static bool monitored(const struct cfg *cfg, size_t a, size_t b, size_t n)
 	return cfg->networks[n].heartbeat && cfg->nodes[a].has_addr[n] && cfg->nodes[b].has_addr[n];
 }
 
-/* The pair's link on network n is DOWN when either side last said DOWN. */
+/* A DOWN link counts toward DEGRADED only when its observer's settled
+ * verdict on the node is DEGRADED: some of its links down, others alive.
+ * A verdict of UP (still holding: the other links merely silent) is a
+ * transient; DOWN (all links down: dying, cut off, or coming back) is
+ * evidence for FAILED, never for "alive, drain it live". See cluster.h. */
+static bool degraded_down(const struct cl_link_info *v)
+{
+	return v->known && v->state == HB_LINK_DOWN && v->health == HB_NODE_DEGRADED;
+}
+
+/* The pair's link on network n is DOWN when either side says so as above. */
 static bool pair_down(const struct cl_cluster *c, size_t a, size_t b, size_t n)
 {
-	const struct cl_link_info *ab = &c->view[a][b][n], *ba = &c->view[b][a][n];
-
-	return (ab->known && ab->state == HB_LINK_DOWN) || (ba->known && ba->state == HB_LINK_DOWN);
+	return degraded_down(&c->view[a][b][n]) || degraded_down(&c->view[b][a][n]);
 }
 
 /* Networks on which member x is DOWN with every other member there. */
@@ -100,7 +108,8 @@ static bool heartbeat_dead(const struct cl_cluster *c, size_t x)
 			if (!monitored(cfg, x, y, n))
 				continue;
 			links++;
-			down += v->known && v->state == HB_LINK_DOWN;
+			down += v->known && v->state == HB_LINK_DOWN && v->health == HB_NODE_DOWN &&
+				!v->rising;
 		}
 		if (links == 0)
 			continue;
@@ -295,7 +304,7 @@ void cl_cluster_quorum(struct cl_cluster *c, const struct cs_quorum *q, usec_t n
 }
 
 void cl_cluster_local_link(struct cl_cluster *c, uint32_t peer, uint8_t link, const struct hb_link_stats *st,
-			   usec_t now)
+			   enum hb_node_health health, usec_t now)
 {
 	int y = cfg_node_by_id(c->cfg, peer);
 	struct cl_link_info *v;
@@ -303,7 +312,7 @@ void cl_cluster_local_link(struct cl_cluster *c, uint32_t peer, uint8_t link, co
 	if (y < 0 || link >= c->cfg->n_networks || !st)
 		return;
 	v = &c->view[c->local_idx][y][link];
-	if (!v->known || v->state != st->state)
+	if (!v->known || v->state != st->state || v->health != health || v->rising != (st->rising > 0))
 		c->view_due = true;
 	*v = (struct cl_link_info){
 		.state = st->state,
@@ -312,6 +321,8 @@ void cl_cluster_local_link(struct cl_cluster *c, uint32_t peer, uint8_t link, co
 			  : st->rtt_us > INT32_MAX ? INT32_MAX
 						   : (int32_t)st->rtt_us,
 		.loss_permille = (uint16_t)(st->loss_permille > 1000 ? 1000 : st->loss_permille),
+		.health = health,
+		.rising = st->rising > 0,
 		.updated = now,
 		.known = true,
 	};
@@ -371,6 +382,8 @@ int cl_cluster_receive(struct cl_cluster *c, uint32_t from, const void *buf, siz
 							       .cls = (enum hb_class)e->cls,
 							       .rtt_us = e->rtt_us,
 							       .loss_permille = e->loss_permille,
+							       .health = (enum hb_node_health)e->health,
+							       .rising = e->rising,
 							       .updated = now,
 							       .known = true};
 	}
@@ -403,6 +416,8 @@ int cl_cluster_poll_send(struct cl_cluster *c, usec_t now, uint8_t *buf, size_t 
 									 .link = (uint8_t)n,
 									 .state = (uint8_t)i->state,
 									 .cls = (uint8_t)i->cls,
+									 .health = (uint8_t)i->health,
+									 .rising = i->rising,
 									 .rtt_us = i->rtt_us,
 									 .loss_permille = i->loss_permille};
 		}

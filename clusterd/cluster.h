@@ -31,9 +31,13 @@
  *  ONLINE   a member of the CPG group, links fine.
  *  DEGRADED a member whose link on some network is DOWN with every other
  *           member on that network (either side's view says DOWN).
- *  FAILED   (quorate partitions only) outside corosync's membership; or its
- *           clusterd was a member and left; or every other member that
- *           monitors it sees every one of its links DOWN.
+ * A view's DOWN link counts toward DEGRADED only when its observer's own
+ * monitor says the node is DEGRADED (some links down, some alive): a dying
+ * node's links go DOWN one by one, and a partial view multicast in between —
+ * possibly the last one CPG delivers before the ring re-forms — must not
+ * make it DEGRADED; nor must a node coming back, whose links rise one by
+ * one. Toward FAILED counts an observer whose monitor says DOWN (every link
+ * DOWN) and whose links are not rising again.
  */
 enum cl_node_state { CL_NODE_UNKNOWN = 0, CL_NODE_ONLINE, CL_NODE_DEGRADED, CL_NODE_FAILED };
 
@@ -55,8 +59,10 @@ struct cl_link_info {
 	enum hb_class cls;
 	int32_t rtt_us; /* -1 unknown */
 	uint16_t loss_permille;
-	usec_t updated; /* when this view arrived (ours: when last set) */
-	bool known;     /* false: `from` never reported this link */
+	enum hb_node_health health; /* `from`'s settled verdict on `to` (its monitor's node health) */
+	bool rising;                /* DOWN, but `from` hears good heartbeats again */
+	usec_t updated;             /* when this view arrived (ours: when last set) */
+	bool known;                 /* false: `from` never reported this link */
 };
 
 struct cl_cluster;
@@ -70,10 +76,10 @@ void cl_cluster_set_event_cb(struct cl_cluster *c, cl_event_cb cb, void *userdat
 void cl_cluster_connected(struct cl_cluster *c, bool connected, usec_t now);
 void cl_cluster_membership(struct cl_cluster *c, const uint32_t *members, size_t n, usec_t now);
 void cl_cluster_quorum(struct cl_cluster *c, const struct cs_quorum *q, usec_t now);
-/* This node's heartbeat view of (peer, link). A state change makes our
- * view due to be multicast. */
+/* This node's heartbeat view of (peer, link), with its monitor's node health
+ * of peer. A change of state or health makes our view due to be multicast. */
 void cl_cluster_local_link(struct cl_cluster *c, uint32_t peer, uint8_t link, const struct hb_link_stats *st,
-			   usec_t now);
+			   enum hb_node_health health, usec_t now);
 /* A message delivered by CPG (ours included). 0, or -errno for a message
  * that was rejected (a CL_EV_BAD_MESSAGE event says why); never fatal. */
 int cl_cluster_receive(struct cl_cluster *c, uint32_t from, const void *buf, size_t len, usec_t now);

@@ -60,6 +60,7 @@ int clm_encode_link_view(const struct clm_link_view *v, uint8_t *buf, size_t cap
 		p[4] = e->link;
 		p[5] = e->state;
 		p[6] = e->cls;
+		p[7] = (uint8_t)(e->health | (e->rising ? CLM_PEER_RISING : 0));
 		put32(p + 8, (uint32_t)e->rtt_us);
 		put16(p + 12, e->loss_permille);
 	}
@@ -105,10 +106,13 @@ int clm_decode_link_view(const uint8_t *buf, size_t len, struct clm_link_view *r
 		e->link = p[4];
 		e->state = p[5];
 		e->cls = p[6];
+		e->health = p[7] & 0x07;
+		e->rising = (p[7] & CLM_PEER_RISING) != 0;
 		e->rtt_us = (int32_t)get32(p + 8);
 		e->loss_permille = get16(p + 12);
-		if (e->peer == 0 || e->state > HB_LINK_DOWN || e->cls > HB_CLASS_CROSS_SUBNET || p[7] != 0 ||
-		    e->rtt_us < -1 || e->loss_permille > 1000 || get16(p + 14) != 0)
+		if (e->peer == 0 || e->state > HB_LINK_DOWN || e->cls > HB_CLASS_CROSS_SUBNET ||
+		    e->health > HB_NODE_DOWN || (p[7] & ~(0x07 | CLM_PEER_RISING)) != 0 || e->rtt_us < -1 ||
+		    e->loss_permille > 1000 || get16(p + 14) != 0)
 			return -EBADMSG;
 	}
 	*ret = v;

@@ -6,6 +6,7 @@
 #ifndef CL_CLUSTER_MSG_H
 #define CL_CLUSTER_MSG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -17,8 +18,9 @@
  * CLM_LINK_VIEW body: u32 generation, u16 count, u16 reserved (0), then
  * count entries of 16 bytes:
  *   u32 peer, u8 link, u8 state (enum hb_link_state), u8 class (enum
- *   hb_class), u8 reserved, i32 rtt_us (-1 unknown), u16 loss_permille
- *   (0..1000), u16 reserved
+ *   hb_class), u8 peer (bits 0-2: the sender's node health of `peer`, enum
+ *   hb_node_health; bit 3: this link is DOWN but rising again; others 0),
+ *   i32 rtt_us (-1 unknown), u16 loss_permille (0..1000), u16 reserved
  */
 #define CLM_MAGIC            0x434c5354u
 #define CLM_VERSION          1
@@ -26,6 +28,7 @@
 #define CLM_VIEW_HEADER_LEN  8
 #define CLM_VIEW_ENTRY_LEN   16
 #define CLM_MAX_VIEW_ENTRIES 256 /* 32 nodes x 8 links */
+#define CLM_PEER_RISING      0x08
 
 enum clm_type { CLM_LINK_VIEW = 1 };
 
@@ -34,6 +37,8 @@ struct clm_view_entry {
 	uint8_t link;
 	uint8_t state;
 	uint8_t cls;
+	uint8_t health; /* enum hb_node_health of peer, as the sender sees it */
+	bool rising;    /* DOWN, but good heartbeats are arriving again */
 	int32_t rtt_us;
 	uint16_t loss_permille;
 };

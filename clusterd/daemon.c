@@ -83,6 +83,12 @@ static void describe_links(const struct cl_daemon *d, uint32_t id, char *buf, si
 	fclose(f); /* fmemopen NUL-terminates within len */
 }
 
+static enum hb_node_health peer_health(const struct cl_daemon *d, uint32_t id)
+{
+	int h = hb_monitor_node_health(d->mon, id);
+	return h < 0 ? HB_NODE_UNKNOWN : (enum hb_node_health)h;
+}
+
 static void on_hb_event(const struct hb_event *ev, void *userdata)
 {
 	struct cl_daemon *d = userdata;
@@ -93,7 +99,8 @@ static void on_hb_event(const struct hb_event *ev, void *userdata)
 		if (hb_monitor_link_stats(d->mon, ev->node_id, ev->link, &st) < 0)
 			return;
 		if (d->cluster)
-			cl_cluster_local_link(d->cluster, ev->node_id, ev->link, &st, ev->now);
+			cl_cluster_local_link(d->cluster, ev->node_id, ev->link, &st,
+					      peer_health(d, ev->node_id), ev->now);
 		if (ev->new_state == HB_LINK_DOWN)
 			log_warn("link %s/%s: %s -> down, silent %llu ms (%s, threshold %u x %u ms)",
 				 node_name(d, ev->node_id), net_name(d, ev->link),
@@ -114,6 +121,13 @@ static void on_hb_event(const struct hb_event *ev, void *userdata)
 				 hb_link_state_name(ev->old_state), hb_link_state_name(ev->new_state));
 		return;
 	}
+	if (d->cluster)
+		for (size_t l = 0; l < d->cfg->n_networks; l++) {
+			struct hb_link_stats st;
+			if (hb_monitor_link_stats(d->mon, ev->node_id, (uint8_t)l, &st) == 0)
+				cl_cluster_local_link(d->cluster, ev->node_id, (uint8_t)l, &st,
+						      (enum hb_node_health)ev->new_state, ev->now);
+		}
 	describe_links(d, ev->node_id, links, sizeof(links));
 	if (ev->new_state == HB_NODE_DOWN || ev->new_state == HB_NODE_DEGRADED)
 		log_warn("node %s: %s -> %s (%s)", node_name(d, ev->node_id),
@@ -147,7 +161,8 @@ static void refresh_local_view(struct cl_daemon *d, usec_t now)
 			struct hb_link_stats st;
 
 			if (hb_monitor_link_stats(d->mon, d->cfg->nodes[i].id, (uint8_t)l, &st) == 0)
-				cl_cluster_local_link(d->cluster, d->cfg->nodes[i].id, (uint8_t)l, &st, now);
+				cl_cluster_local_link(d->cluster, d->cfg->nodes[i].id, (uint8_t)l, &st,
+						      peer_health(d, d->cfg->nodes[i].id), now);
 		}
 }
 

@@ -15,6 +15,7 @@ for n in n1 n2 n3; do
 	it_wait_json $n nodes '[.nodes[] | select(.name != "n2") | .state] | join(",")' '"online,online"' 5 ||
 		sb_fail "$n: n1/n3 not online"
 done
+for n in n1 n2 n3; do it_quorum_agrees $n; done
 down=$(it_json n1 status '[.links_down[] | "\(.from)>\(.to)/\(.network)"] | sort | join(" ")')
 echo "links down seen from n1: $down"
 [[ $down == *'n1>n2/migration'* ]] || sb_fail "links_down misses n1>n2/migration: $down"

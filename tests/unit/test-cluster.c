@@ -147,12 +147,19 @@ static struct cl_cluster *node_up(uint32_t id, const uint32_t *members, size_t n
 	return c;
 }
 
-static void set_link(struct cl_cluster *c, uint32_t peer, uint8_t link, enum hb_link_state s, usec_t now)
+static void set_link_h(struct cl_cluster *c, uint32_t peer, uint8_t link, enum hb_link_state s,
+		       enum hb_node_health h, bool rising, usec_t now)
 {
 	struct hb_link_stats st = {
-		.state = s, .cls = HB_CLASS_SAME_SUBNET, .rtt_us = 300, .loss_permille = 0};
+		.state = s, .cls = HB_CLASS_SAME_SUBNET, .rtt_us = 300, .loss_permille = 0, .rising = rising};
 
-	cl_cluster_local_link(c, peer, link, &st, now);
+	cl_cluster_local_link(c, peer, link, &st, h, now);
+}
+
+/* a settled view: a DOWN link with the node DEGRADED, UP links with it UP */
+static void set_link(struct cl_cluster *c, uint32_t peer, uint8_t link, enum hb_link_state s, usec_t now)
+{
+	set_link_h(c, peer, link, s, s == HB_LINK_DOWN ? HB_NODE_DEGRADED : HB_NODE_UP, false, now);
 }
 
 /* Deliver `from`'s due view to every instance in `to` (CPG total order). */
@@ -283,10 +290,61 @@ static void test_heartbeat_dead_member_failed(void **state)
 	deliver(c[1], 2, c, 2, 6);
 	assert_int_equal(cl_cluster_node_state(c[0], 3),
 			 CL_NODE_DEGRADED); /* n1 still hears it on migration */
-	set_link(c[0], 3, NET_MIG, HB_LINK_DOWN, 7);
+	/* every link DOWN, but a monitor that has not settled on DOWN yet */
+	for (uint8_t l = 0; l < 3; l++) {
+		set_link_h(c[0], 3, l, HB_LINK_DOWN, HB_NODE_DEGRADED, false, 7);
+		set_link_h(c[1], 3, l, HB_LINK_DOWN, HB_NODE_DOWN, false, 7);
+	}
 	deliver(c[0], 1, c, 2, 8);
+	deliver(c[1], 2, c, 2, 8);
+	assert_int_not_equal(cl_cluster_node_state(c[0], 3), CL_NODE_FAILED);
+	for (uint8_t l = 0; l < 3; l++)
+		set_link_h(c[0], 3, l, HB_LINK_DOWN, HB_NODE_DOWN, false, 9);
+	deliver(c[0], 1, c, 2, 10);
 	assert_int_equal(cl_cluster_node_state(c[0], 3), CL_NODE_FAILED);
 	assert_int_equal(cl_cluster_node_state(c[1], 3), CL_NODE_FAILED);
+	/* coming back: every DOWN link rising is no longer "dead" */
+	for (uint8_t l = 0; l < 3; l++)
+		set_link_h(c[0], 3, l, HB_LINK_DOWN, HB_NODE_DOWN, true, 11);
+	deliver(c[0], 1, c, 2, 12);
+	assert_int_not_equal(cl_cluster_node_state(c[1], 3), CL_NODE_FAILED);
+	for (int i = 0; i < N; i++)
+		cl_cluster_free(c[i]);
+}
+
+/* n3 dies, then comes back. n2's monitor has its management link DOWN but holds the node UP
+ * (its other links are silent, not yet DOWN), and that partial view is the
+ * last one CPG delivers before the ring re-forms; n1 has settled on DOWN.
+ * n3 must not be DEGRADED ("alive, drain it live") in between. */
+static void test_dying_node_partial_view_not_degraded(void **state)
+{
+	const uint32_t all[] = {1, 2, 3};
+	struct cl_cluster *c[N];
+
+	for (int i = 0; i < N; i++)
+		c[i] = node_up((uint32_t)i + 1, all, N, true, NULL);
+	for (int i = 0; i < 2; i++)
+		for (uint8_t l = 0; l < 3; l++)
+			set_link(c[i], 3, l, HB_LINK_UP, 5);
+	deliver(c[2], 3, c, N, 5); /* n3's last view: all fine */
+	set_link_h(c[1], 3, NET_MGMT, HB_LINK_DOWN, HB_NODE_UP, false, 6);
+	deliver(c[1], 2, c, 2, 6);
+	for (uint8_t l = 0; l < 3; l++)
+		set_link_h(c[0], 3, l, HB_LINK_DOWN, HB_NODE_DOWN, false, 7);
+	deliver(c[0], 1, c, 2, 7);
+	for (int i = 0; i < 2; i++)
+		assert_int_equal(cl_cluster_node_state(c[i], 3), CL_NODE_ONLINE);
+
+	/* it comes back: a member again while its links rise one by one (the
+	 * monitors hold DOWN until all have risen): never DEGRADED either */
+	set_link_h(c[1], 3, NET_CLUSTER, HB_LINK_DOWN, HB_NODE_DOWN, false, 8);
+	set_link_h(c[1], 3, NET_MIG, HB_LINK_DOWN, HB_NODE_DOWN, false, 8);
+	set_link_h(c[1], 3, NET_MGMT, HB_LINK_DOWN, HB_NODE_DOWN, true, 8);
+	set_link_h(c[0], 3, NET_MGMT, HB_LINK_DOWN, HB_NODE_DOWN, true, 8);
+	deliver(c[1], 2, c, 2, 9);
+	deliver(c[0], 1, c, 2, 9);
+	for (int i = 0; i < 2; i++)
+		assert_int_not_equal(cl_cluster_node_state(c[i], 3), CL_NODE_DEGRADED);
 	for (int i = 0; i < N; i++)
 		cl_cluster_free(c[i]);
 }
@@ -432,6 +490,7 @@ int main(void)
 		cmocka_unit_test(test_partition_minority_judges_nobody),
 		cmocka_unit_test(test_degraded_is_the_same_everywhere),
 		cmocka_unit_test(test_heartbeat_dead_member_failed),
+		cmocka_unit_test(test_dying_node_partial_view_not_degraded),
 		cmocka_unit_test(test_disconnected_knows_nothing),
 		cmocka_unit_test(test_send_schedule),
 		cmocka_unit_test(test_bad_messages_rejected),
