@@ -6,29 +6,8 @@
 #include <string.h>
 
 #include "clusterd/cluster_msg.h"
+#include "common/bytes.h"
 #include "heartbeat/hb_monitor.h"
-
-static void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	put16(p, (uint16_t)(v >> 16));
-	put16(p + 2, (uint16_t)v);
-}
-
-static uint16_t get16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-	return (uint32_t)get16(p) << 16 | get16(p + 2);
-}
 
 static size_t view_len(uint16_t count)
 {
@@ -46,39 +25,39 @@ int clm_encode_link_view(const struct clm_link_view *v, uint8_t *buf, size_t cap
 	if (cap < len)
 		return -EMSGSIZE;
 	memset(buf, 0, len);
-	put32(buf, CLM_MAGIC);
+	put_u32(buf, CLM_MAGIC);
 	buf[4] = CLM_VERSION;
 	buf[5] = CLM_LINK_VIEW;
-	put32(buf + 8, (uint32_t)len);
-	put32(buf + 12, v->sender);
-	put32(buf + 16, v->generation);
-	put16(buf + 20, v->count);
+	put_u32(buf + 8, (uint32_t)len);
+	put_u32(buf + 12, v->sender);
+	put_u32(buf + 16, v->generation);
+	put_u16(buf + 20, v->count);
 	p = buf + CLM_HEADER_LEN + CLM_VIEW_HEADER_LEN;
 	for (uint16_t i = 0; i < v->count; i++, p += CLM_VIEW_ENTRY_LEN) {
 		const struct clm_view_entry *e = &v->entries[i];
-		put32(p, e->peer);
+		put_u32(p, e->peer);
 		p[4] = e->link;
 		p[5] = e->state;
 		p[6] = e->cls;
 		p[7] = (uint8_t)(e->health | (e->rising ? CLM_PEER_RISING : 0));
-		put32(p + 8, (uint32_t)e->rtt_us);
-		put16(p + 12, e->loss_permille);
+		put_u32(p + 8, (uint32_t)e->rtt_us);
+		put_u16(p + 12, e->loss_permille);
 	}
 	return (int)len;
 }
 
 int clm_peek(const uint8_t *buf, size_t len, uint8_t *ret_type, uint32_t *ret_sender)
 {
-	if (!buf || len < CLM_HEADER_LEN || get32(buf) != CLM_MAGIC)
+	if (!buf || len < CLM_HEADER_LEN || get_u32(buf) != CLM_MAGIC)
 		return -EBADMSG;
 	if (buf[4] != CLM_VERSION)
 		return -EPROTONOSUPPORT;
-	if (get16(buf + 6) != 0 || get32(buf + 8) != len || get32(buf + 12) == 0)
+	if (get_u16(buf + 6) != 0 || get_u32(buf + 8) != len || get_u32(buf + 12) == 0)
 		return -EBADMSG;
 	if (ret_type)
 		*ret_type = buf[5];
 	if (ret_sender)
-		*ret_sender = get32(buf + 12);
+		*ret_sender = get_u32(buf + 12);
 	return 0;
 }
 
@@ -94,25 +73,25 @@ int clm_decode_link_view(const uint8_t *buf, size_t len, struct clm_link_view *r
 		return r;
 	if (type != CLM_LINK_VIEW || len < CLM_HEADER_LEN + CLM_VIEW_HEADER_LEN)
 		return -EBADMSG;
-	v.generation = get32(buf + 16);
-	v.count = get16(buf + 20);
-	if (get16(buf + 22) != 0 || v.count > CLM_MAX_VIEW_ENTRIES || view_len(v.count) != len)
+	v.generation = get_u32(buf + 16);
+	v.count = get_u16(buf + 20);
+	if (get_u16(buf + 22) != 0 || v.count > CLM_MAX_VIEW_ENTRIES || view_len(v.count) != len)
 		return -EBADMSG;
 	p = buf + CLM_HEADER_LEN + CLM_VIEW_HEADER_LEN;
 	for (uint16_t i = 0; i < v.count; i++, p += CLM_VIEW_ENTRY_LEN) {
 		struct clm_view_entry *e = &v.entries[i];
 
-		e->peer = get32(p);
+		e->peer = get_u32(p);
 		e->link = p[4];
 		e->state = p[5];
 		e->cls = p[6];
 		e->health = p[7] & 0x07;
 		e->rising = (p[7] & CLM_PEER_RISING) != 0;
-		e->rtt_us = (int32_t)get32(p + 8);
-		e->loss_permille = get16(p + 12);
+		e->rtt_us = (int32_t)get_u32(p + 8);
+		e->loss_permille = get_u16(p + 12);
 		if (e->peer == 0 || e->state > HB_LINK_DOWN || e->cls > HB_CLASS_CROSS_SUBNET ||
 		    e->health > HB_NODE_DOWN || (p[7] & ~(0x07 | CLM_PEER_RISING)) != 0 || e->rtt_us < -1 ||
-		    e->loss_permille > 1000 || get16(p + 14) != 0)
+		    e->loss_permille > 1000 || get_u16(p + 14) != 0)
 			return -EBADMSG;
 	}
 	*ret = v;
