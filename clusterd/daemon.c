@@ -16,6 +16,7 @@
 #include "clusterd/corosync.h"
 #include "clusterd/daemon.h"
 #include "clusterd/status.h"
+#include "clusterd/virt.h"
 #include "common/log.h"
 #include "heartbeat/hb_io.h"
 #include "heartbeat/hb_monitor.h"
@@ -40,6 +41,7 @@ struct cl_daemon {
 	struct cl_cluster *cluster;
 	struct cs_client *cs;
 	struct ctl_server *ctl;
+	struct virt_client *virt;
 	usec_t send_retry_at;
 	usec_t bad_logged[CFG_MAX_NODES];
 	uint8_t msg[CLM_HEADER_LEN + CLM_VIEW_HEADER_LEN + CLM_MAX_VIEW_ENTRIES * CLM_VIEW_ENTRY_LEN];
@@ -323,6 +325,28 @@ static int group_id(const char *name, const char *key, gid_t *ret_gid)
 	return 0;
 }
 
+/* ---- libvirt ---- */
+
+static void virt_domain(void *ud, const struct virt_domain *dom, bool gone, usec_t now)
+{
+	if (gone)
+		log_info("libvirt: domain %s is gone", dom->name);
+	else
+		log_info("libvirt: domain %s is %s (%llu MiB, %u vCPUs%s)", dom->name,
+			 virt_dom_state_name(dom->state), (unsigned long long)(dom->mem_kib >> 10),
+			 dom->vcpus, dom->persistent ? "" : ", transient");
+}
+
+static int setup_virt(struct cl_daemon *d)
+{
+	static const struct virt_callbacks cbs = {.domain = virt_domain};
+	int r = virt_client_new(d->loop, d->cfg->libvirt_uri, &cbs, d, &d->virt);
+
+	if (r < 0)
+		log_err("libvirt: cannot start the client: %s", strerror(-r));
+	return r;
+}
+
 static int setup_cluster(struct cl_daemon *d)
 {
 	static const struct cs_callbacks cbs = {
@@ -526,6 +550,9 @@ int cl_daemon_new(struct cfg *cfg, struct ev_loop *loop, struct cl_daemon **ret_
 	r = setup_cluster(d);
 	if (r < 0)
 		goto fail;
+	r = setup_virt(d);
+	if (r < 0)
+		goto fail;
 	*ret_daemon = d;
 	return 0;
 fail:
@@ -538,6 +565,7 @@ void cl_daemon_free(struct cl_daemon *d)
 {
 	if (!d)
 		return;
+	virt_client_free(d->virt);
 	ctl_server_free(d->ctl);
 	cs_client_free(d->cs);
 	cl_cluster_free(d->cluster);
