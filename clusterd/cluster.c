@@ -29,6 +29,12 @@ struct cl_cluster {
 	bool view_due;
 	usec_t last_sent;
 
+	/* inventories: inv[x] is node x's latest list (ours: current) */
+	struct clm_inventory *inv[CFG_MAX_NODES]; /* NULL: never heard */
+	uint32_t inv_gen_tx;
+	bool inv_due;
+	int last_sent_type; /* what the last poll_send returned, for send_failed */
+
 	/* derived */
 	enum cl_node_state state[CFG_MAX_NODES];
 	uint32_t degraded[CFG_MAX_NODES];
@@ -235,6 +241,10 @@ int cl_cluster_new(const struct cfg *cfg, uint32_t local_id, struct cl_cluster *
 
 void cl_cluster_free(struct cl_cluster *c)
 {
+	if (!c)
+		return;
+	for (size_t x = 0; x < CFG_MAX_NODES; x++)
+		free(c->inv[x]);
 	free(c);
 }
 
@@ -250,6 +260,8 @@ static void forget_views_of(struct cl_cluster *c, size_t x)
 {
 	memset(c->view[x], 0, sizeof(c->view[x]));
 	c->gen_rx[x] = 0;
+	free(c->inv[x]);
+	c->inv[x] = NULL;
 }
 
 void cl_cluster_connected(struct cl_cluster *c, bool connected, usec_t now)
@@ -257,6 +269,8 @@ void cl_cluster_connected(struct cl_cluster *c, bool connected, usec_t now)
 	if (connected == c->connected)
 		return;
 	c->connected = connected;
+	if (connected)
+		c->inv_due = c->inv[c->local_idx] != NULL;
 	if (!connected) {
 		/* nothing is known about the others until corosync is back */
 		c->have_members = false;
@@ -286,7 +300,8 @@ void cl_cluster_membership(struct cl_cluster *c, const uint32_t *members, size_t
 	for (size_t x = 0; x < c->cfg->n_nodes; x++)
 		c->seen[x] |= next[x];
 	c->have_members = true;
-	c->view_due = true; /* newcomers must learn our view */
+	c->view_due = true;                        /* newcomers must learn our view */
+	c->inv_due = c->inv[c->local_idx] != NULL; /* … and our VMs */
 	recompute(c, now);
 }
 
@@ -337,6 +352,66 @@ static int reject(struct cl_cluster *c, uint32_t from, const char *why, int err,
 	return err;
 }
 
+static int receive_inventory(struct cl_cluster *c, size_t x, uint32_t from, const void *buf, size_t len,
+			     usec_t now)
+{
+	struct clm_inventory *inv = malloc(sizeof(*inv));
+	int r;
+
+	if (!inv)
+		return -ENOMEM;
+	r = clm_decode_inventory(buf, len, inv);
+	if (r < 0) {
+		free(inv);
+		return reject(c, from, "malformed inventory", r, now);
+	}
+	if (c->inv[x] && inv->generation <= c->inv[x]->generation) {
+		free(inv);
+		return reject(c, from, "inventory older than the one we have (ignored)", -ESTALE, now);
+	}
+	free(c->inv[x]);
+	c->inv[x] = inv;
+	return 0;
+}
+
+void cl_cluster_local_inventory(struct cl_cluster *c, const struct clm_vm *vms, size_t n, bool libvirt_up,
+				usec_t now)
+{
+	struct clm_inventory *inv = c->inv[c->local_idx];
+
+	if (!inv) {
+		inv = calloc(1, sizeof(*inv));
+		if (!inv)
+			return;
+		c->inv[c->local_idx] = inv;
+		inv->sender = c->local_id;
+	} else if (inv->libvirt_up == libvirt_up &&
+		   inv->count == (n > CLM_MAX_INV_ENTRIES ? CLM_MAX_INV_ENTRIES : n) &&
+		   memcmp(inv->vms, vms, inv->count * sizeof(*vms)) == 0) {
+		return; /* nothing changed */
+	}
+	inv->libvirt_up = libvirt_up;
+	inv->count = (uint16_t)(n > CLM_MAX_INV_ENTRIES ? CLM_MAX_INV_ENTRIES : n);
+	memcpy(inv->vms, vms, inv->count * sizeof(*vms));
+	c->inv_due = true;
+}
+
+int cl_cluster_inventory(const struct cl_cluster *c, uint32_t node_id, const struct clm_vm **ret_vms,
+			 size_t *ret_n, bool *ret_libvirt_up, bool *ret_known)
+{
+	int x = cfg_node_by_id(c->cfg, node_id);
+	const struct clm_inventory *inv;
+
+	if (x < 0)
+		return -ENOENT;
+	inv = c->inv[x];
+	*ret_known = inv != NULL;
+	*ret_libvirt_up = inv && inv->libvirt_up;
+	*ret_vms = inv ? inv->vms : NULL;
+	*ret_n = inv ? inv->count : 0;
+	return 0;
+}
+
 int cl_cluster_receive(struct cl_cluster *c, uint32_t from, const void *buf, size_t len, usec_t now)
 {
 	struct clm_link_view *v;
@@ -351,13 +426,15 @@ int cl_cluster_receive(struct cl_cluster *c, uint32_t from, const void *buf, siz
 		return reject(c, from, "malformed message header", r, now);
 	if (sender != from)
 		return reject(c, from, "sender field does not match the CPG sender", -EBADMSG, now);
-	if (type != CLM_LINK_VIEW)
+	if (type != CLM_LINK_VIEW && type != CLM_INVENTORY)
 		return reject(c, from, "unknown message type (ignored)", -ENOMSG, now);
 	x = cfg_node_by_id(c->cfg, from);
 	if (x < 0)
 		return reject(c, from, "sender is not a configured node", -EBADMSG, now);
 	if (x == c->local_idx)
-		return 0; /* our own, in total order: our view is already current */
+		return 0; /* our own, in total order: ours is already current */
+	if (type == CLM_INVENTORY)
+		return receive_inventory(c, (size_t)x, from, buf, len, now);
 	v = malloc(sizeof(*v));
 	if (!v)
 		return -ENOMEM;
@@ -399,8 +476,22 @@ int cl_cluster_poll_send(struct cl_cluster *c, usec_t now, uint8_t *buf, size_t 
 	const struct cfg *cfg = c->cfg;
 	int r;
 
-	if (!c->connected || (!c->view_due && now < c->last_sent + CL_VIEW_REFRESH_USEC))
+	if (!c->connected)
 		return 0;
+	if (!c->view_due && now < c->last_sent + CL_VIEW_REFRESH_USEC) {
+		struct clm_inventory *inv = c->inv[c->local_idx];
+
+		if (!c->inv_due || !inv)
+			return 0;
+		inv->generation = c->inv_gen_tx + 1;
+		r = clm_encode_inventory(inv, buf, cap);
+		if (r < 0)
+			return r;
+		c->inv_gen_tx++;
+		c->inv_due = false;
+		c->last_sent_type = CLM_INVENTORY;
+		return r;
+	}
 	v = calloc(1, sizeof(*v));
 	if (!v)
 		return -ENOMEM;
@@ -428,19 +519,23 @@ int cl_cluster_poll_send(struct cl_cluster *c, usec_t now, uint8_t *buf, size_t 
 	c->gen_tx++;
 	c->view_due = false;
 	c->last_sent = now;
+	c->last_sent_type = CLM_LINK_VIEW;
 	return r;
 }
 
 void cl_cluster_send_failed(struct cl_cluster *c)
 {
-	c->view_due = true;
+	if (c->last_sent_type == CLM_INVENTORY)
+		c->inv_due = true;
+	else
+		c->view_due = true;
 }
 
 usec_t cl_cluster_next_deadline(const struct cl_cluster *c)
 {
 	if (!c->connected)
 		return USEC_INFINITY;
-	return c->view_due ? 0 : c->last_sent + CL_VIEW_REFRESH_USEC;
+	return c->view_due || (c->inv_due && c->inv[c->local_idx]) ? 0 : c->last_sent + CL_VIEW_REFRESH_USEC;
 }
 
 enum cl_node_state cl_cluster_node_state(const struct cl_cluster *c, uint32_t node_id)

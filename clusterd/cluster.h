@@ -80,14 +80,21 @@ void cl_cluster_quorum(struct cl_cluster *c, const struct cs_quorum *q, usec_t n
  * of peer. A change of state or health makes our view due to be multicast. */
 void cl_cluster_local_link(struct cl_cluster *c, uint32_t peer, uint8_t link, const struct hb_link_stats *st,
 			   enum hb_node_health health, usec_t now);
+/* This node's domains (libvirt inventory), or libvirt_up false when libvirt
+ * is not connected (the list is then unknown, not empty). A change makes our
+ * inventory due to be multicast. At most CLM_MAX_INV_ENTRIES are kept. */
+void cl_cluster_local_inventory(struct cl_cluster *c, const struct clm_vm *vms, size_t n, bool libvirt_up,
+				usec_t now);
 /* A message delivered by CPG (ours included). 0, or -errno for a message
  * that was rejected (a CL_EV_BAD_MESSAGE event says why); never fatal. */
 int cl_cluster_receive(struct cl_cluster *c, uint32_t from, const void *buf, size_t len, usec_t now);
 
 /* ---- outputs ---- */
-/* If our link view is due (changed, membership changed, or refresh), encode
- * it into buf and return its length; 0 when nothing is due; -errno. The view
- * counts as sent: on a failed send call cl_cluster_send_failed. */
+/* If a message of ours is due — our link view (changed, membership changed,
+ * or refresh), else our inventory (changed, or membership changed) — encode
+ * it into buf and return its length; 0 when nothing is due; -errno. It
+ * counts as sent: on a failed send call cl_cluster_send_failed. Call again
+ * until 0 to drain. */
 int cl_cluster_poll_send(struct cl_cluster *c, usec_t now, uint8_t *buf, size_t cap);
 void cl_cluster_send_failed(struct cl_cluster *c);
 /* When poll_send will next have something without new input. */
@@ -106,6 +113,12 @@ const struct cs_quorum *cl_cluster_quorum_info(const struct cl_cluster *c);
  * either node is unknown; ret->known false if never reported. */
 int cl_cluster_link(const struct cl_cluster *c, uint32_t from, uint32_t to, uint8_t link,
 		    struct cl_link_info *ret);
+
+/* The latest inventory of a member: its VMs (valid until the next input),
+ * whether its libvirt was connected, and whether we have heard one at all.
+ * -ENOENT for an unknown node. */
+int cl_cluster_inventory(const struct cl_cluster *c, uint32_t node_id, const struct clm_vm **ret_vms,
+			 size_t *ret_n, bool *ret_libvirt_up, bool *ret_known);
 
 const char *cl_node_state_name(enum cl_node_state s); /* "unknown", "online", "degraded", "failed" */
 

@@ -3,6 +3,7 @@
  * cluster_msg.h for the layout). Every length and range is checked before a
  * field is trusted. */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "clusterd/cluster_msg.h"
@@ -96,4 +97,106 @@ int clm_decode_link_view(const uint8_t *buf, size_t len, struct clm_link_view *r
 	}
 	*ret = v;
 	return 0;
+}
+
+static size_t inv_len(uint16_t count)
+{
+	return CLM_HEADER_LEN + CLM_INV_HEADER_LEN + (size_t)count * CLM_INV_ENTRY_LEN;
+}
+
+/* a C string of at most max-1 bytes, NUL-padded to max */
+static bool field_ok(const uint8_t *p, size_t max)
+{
+	size_t n = strnlen((const char *)p, max);
+
+	if (n == 0 || n == max)
+		return false;
+	for (size_t i = n; i < max; i++)
+		if (p[i] != 0)
+			return false;
+	return true;
+}
+
+int clm_encode_inventory(const struct clm_inventory *v, uint8_t *buf, size_t cap)
+{
+	size_t len;
+	uint8_t *p;
+
+	if (!v || !buf || v->sender == 0 || v->count > CLM_MAX_INV_ENTRIES)
+		return -EINVAL;
+	for (uint16_t i = 0; i < v->count; i++)
+		if (!field_ok((const uint8_t *)v->vms[i].name, CLM_VM_NAME_MAX) ||
+		    strnlen(v->vms[i].uuid, CLM_VM_UUID_LEN) != CLM_VM_UUID_LEN - 1 ||
+		    v->vms[i].state > CLM_VM_CRASHED)
+			return -EINVAL;
+	len = inv_len(v->count);
+	if (cap < len)
+		return -EMSGSIZE;
+	memset(buf, 0, len);
+	put_u32(buf, CLM_MAGIC);
+	buf[4] = CLM_VERSION;
+	buf[5] = CLM_INVENTORY;
+	put_u32(buf + 8, (uint32_t)len);
+	put_u32(buf + 12, v->sender);
+	put_u32(buf + 16, v->generation);
+	put_u16(buf + 20, v->count);
+	buf[22] = v->libvirt_up ? CLM_INV_LIBVIRT_UP : 0;
+	p = buf + CLM_HEADER_LEN + CLM_INV_HEADER_LEN;
+	for (uint16_t i = 0; i < v->count; i++, p += CLM_INV_ENTRY_LEN) {
+		const struct clm_vm *m = &v->vms[i];
+		memcpy(p, m->name, strnlen(m->name, CLM_VM_NAME_MAX));
+		memcpy(p + 64, m->uuid, CLM_VM_UUID_LEN - 1);
+		p[101] = m->state;
+		p[102] = m->persistent ? CLM_VM_PERSISTENT : 0;
+		put_u32(p + 108, m->vcpus);
+		put_u64(p + 112, m->mem_kib);
+	}
+	return (int)len;
+}
+
+int clm_decode_inventory(const uint8_t *buf, size_t len, struct clm_inventory *ret)
+{
+	struct clm_inventory *v;
+	const uint8_t *p;
+	uint8_t type;
+	int r;
+
+	if (!ret)
+		return -EINVAL;
+	v = malloc(sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	r = clm_peek(buf, len, &type, &v->sender);
+	if (r < 0)
+		goto out;
+	r = -EBADMSG;
+	if (type != CLM_INVENTORY || len < CLM_HEADER_LEN + CLM_INV_HEADER_LEN)
+		goto out;
+	v->generation = get_u32(buf + 16);
+	v->count = get_u16(buf + 20);
+	if ((buf[22] & ~CLM_INV_LIBVIRT_UP) != 0 || buf[23] != 0 || v->count > CLM_MAX_INV_ENTRIES ||
+	    inv_len(v->count) != len)
+		goto out;
+	v->libvirt_up = buf[22] & CLM_INV_LIBVIRT_UP;
+	p = buf + CLM_HEADER_LEN + CLM_INV_HEADER_LEN;
+	for (uint16_t i = 0; i < v->count; i++, p += CLM_INV_ENTRY_LEN) {
+		struct clm_vm *m = &v->vms[i];
+
+		if (!field_ok(p, CLM_VM_NAME_MAX) ||
+		    strnlen((const char *)p + 64, CLM_VM_UUID_LEN) != CLM_VM_UUID_LEN - 1 ||
+		    p[101] > CLM_VM_CRASHED || (p[102] & ~CLM_VM_PERSISTENT) != 0 || p[103] || p[104] ||
+		    p[105] || p[106] || p[107] || get_u32(p + 120) != 0)
+			goto out;
+		memcpy(m->name, p, CLM_VM_NAME_MAX);
+		memcpy(m->uuid, p + 64, CLM_VM_UUID_LEN);
+		m->state = p[101];
+		m->persistent = p[102] & CLM_VM_PERSISTENT;
+		m->vcpus = get_u32(p + 108);
+		m->mem_kib = get_u64(p + 112);
+	}
+	memcpy(ret, v, sizeof(*v));
+	r = 0;
+out:
+	free(v);
+	return r;
 }

@@ -30,7 +30,41 @@
 #define CLM_MAX_VIEW_ENTRIES 256 /* 32 nodes x 8 links */
 #define CLM_PEER_RISING      0x08
 
-enum clm_type { CLM_LINK_VIEW = 1 };
+/*
+ * CLM_INVENTORY body: u32 generation, u16 count, u8 flags (CLM_INV_*),
+ * u8 reserved (0), then count entries of CLM_INV_ENTRY_LEN (124) bytes:
+ *   name[64] (NUL-padded, NUL-terminated), uuid[37] (canonical text,
+ *   NUL-terminated), u8 state (enum clm_vm_state), u8 flags (CLM_VM_*),
+ *   u8 reserved[5] (0), u32 vcpus, u64 mem_kib, u32 reserved (0)
+ */
+#define CLM_INV_HEADER_LEN  8
+#define CLM_INV_ENTRY_LEN   124
+#define CLM_MAX_INV_ENTRIES 256
+#define CLM_INV_LIBVIRT_UP  0x01 /* the sender's libvirt is connected: the list is real */
+#define CLM_VM_PERSISTENT   0x01
+#define CLM_VM_NAME_MAX     64
+#define CLM_VM_UUID_LEN     37
+
+enum clm_vm_state { CLM_VM_OTHER = 0, CLM_VM_RUNNING, CLM_VM_PAUSED, CLM_VM_SHUTOFF, CLM_VM_CRASHED };
+
+enum clm_type { CLM_LINK_VIEW = 1, CLM_INVENTORY = 2 };
+
+struct clm_vm {
+	char name[CLM_VM_NAME_MAX];
+	char uuid[CLM_VM_UUID_LEN];
+	uint8_t state; /* enum clm_vm_state */
+	bool persistent;
+	uint32_t vcpus;
+	uint64_t mem_kib;
+};
+
+struct clm_inventory {
+	uint32_t sender;
+	uint32_t generation;
+	bool libvirt_up;
+	uint16_t count;
+	struct clm_vm vms[CLM_MAX_INV_ENTRIES];
+};
 
 struct clm_view_entry {
 	uint32_t peer;
@@ -60,5 +94,10 @@ int clm_peek(const uint8_t *buf, size_t len, uint8_t *ret_type, uint32_t *ret_se
 
 /* Decode a CLM_LINK_VIEW: 0 or -EBADMSG; *ret untouched on failure. */
 int clm_decode_link_view(const uint8_t *buf, size_t len, struct clm_link_view *ret);
+
+/* Encode / decode a CLM_INVENTORY, as for link views. Names and uuids must
+ * be NUL-terminated within their fields; the decoder checks every byte. */
+int clm_encode_inventory(const struct clm_inventory *v, uint8_t *buf, size_t cap);
+int clm_decode_inventory(const uint8_t *buf, size_t len, struct clm_inventory *ret);
 
 #endif

@@ -29,7 +29,7 @@
 
 enum { EXIT_OK = 0, EXIT_FAILED = 1, EXIT_USAGE = 2, EXIT_UNREACHABLE = 3, EXIT_NOTQUORATE = 4 };
 
-static const char *const commands[] = {"status", "nodes", "quorum", "links", NULL};
+static const char *const commands[] = {"status", "nodes", "quorum", "links", "vms", NULL};
 
 static void usage(FILE *f)
 {
@@ -41,6 +41,7 @@ static void usage(FILE *f)
 		"  nodes                 every node's state, membership and health\n"
 		"  quorum                corosync quorum (as corosync-quorumtool -s)\n"
 		"  links                 the heartbeat link matrix of every network\n"
+		"  vms                   every VM in the cluster: node, state, size, HA\n"
 		"\n"
 		"Options:\n"
 		"  -s, --socket SOCKET   control socket (default $CLUSTERD_SOCKET or %s)\n"
@@ -456,6 +457,40 @@ static int cmd_nodes(struct json_object *d)
 	return EXIT_OK;
 }
 
+static int cmd_vms(struct json_object *d)
+{
+	struct json_object *vms = get_type(d, "vms", json_type_array);
+	struct json_object *blind = get_type(d, "nodes_without_inventory", json_type_array);
+	struct json_object *twice = get_type(d, "running_twice", json_type_array);
+	struct table t = {.ncols = 6};
+	char buf[512];
+
+	table_add(&t, "NAME", "NODE", "STATE", "MEMORY", "VCPUS", "HA");
+	for (size_t i = 0; i < arr_len(vms); i++) {
+		struct json_object *v = arr_get(vms, i);
+		char mem[32];
+
+		snprintf(mem, sizeof(mem), "%s MiB", num(v, "memory_mib"));
+		table_add(&t, str(v, "name"), str(v, "node"), str(v, "state"), mem, num(v, "vcpus"),
+			  yesno(v, "ha"));
+	}
+	if (arr_len(vms))
+		table_print(&t, "");
+	else
+		printf("no VMs%s\n", vms ? "" : " (malformed reply)");
+	table_free(&t);
+	if (arr_len(blind)) {
+		join(blind, " ", "", buf, sizeof(buf));
+		printf("\nNo inventory from: %s (libvirt not connected there, or not heard yet)\n", buf);
+	}
+	if (arr_len(twice)) {
+		join(twice, " ", "", buf, sizeof(buf));
+		printf("\nWARNING: running on two nodes at once: %s\n", buf);
+		return EXIT_FAILED;
+	}
+	return EXIT_OK;
+}
+
 static int cmd_quorum(struct json_object *d)
 {
 	char members[1024], flags[512];
@@ -708,6 +743,8 @@ static int print_reply(const char *cmd, const char *line, bool json)
 		ret = cmd_nodes(data);
 	} else if (strcmp(cmd, "quorum") == 0) {
 		ret = cmd_quorum(data);
+	} else if (strcmp(cmd, "vms") == 0) {
+		ret = cmd_vms(data);
 	} else {
 		ret = cmd_links(data);
 	}

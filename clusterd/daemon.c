@@ -305,10 +305,11 @@ READ_HANDLER(ctl_status, cl_status_all)
 READ_HANDLER(ctl_nodes, cl_status_nodes)
 READ_HANDLER(ctl_quorum, cl_status_quorum)
 READ_HANDLER(ctl_links, cl_status_links)
+READ_HANDLER(ctl_vms, cl_status_vms)
 
 static const struct ctl_command commands[] = {
 	{"status", CTL_READ, ctl_status}, {"nodes", CTL_READ, ctl_nodes}, {"quorum", CTL_READ, ctl_quorum},
-	{"links", CTL_READ, ctl_links},   {NULL, CTL_READ, NULL},
+	{"links", CTL_READ, ctl_links},   {"vms", CTL_READ, ctl_vms},     {NULL, CTL_READ, NULL},
 };
 
 static int group_id(const char *name, const char *key, gid_t *ret_gid)
@@ -327,8 +328,43 @@ static int group_id(const char *name, const char *key, gid_t *ret_gid)
 
 /* ---- libvirt ---- */
 
+/* This node's domains into the cluster state (multicast when changed). */
+static void publish_inventory(struct cl_daemon *d, usec_t now)
+{
+	static struct clm_vm vms[CLM_MAX_INV_ENTRIES];
+	const struct virt_domain *doms;
+	size_t n = virt_client_domains(d->virt, &doms);
+
+	if (n > CLM_MAX_INV_ENTRIES) {
+		log_warn("libvirt: %zu domains, only the first %d are shared with the cluster", n,
+			 CLM_MAX_INV_ENTRIES);
+		n = CLM_MAX_INV_ENTRIES;
+	}
+	memset(vms, 0, sizeof(vms)); /* padding too: the cluster compares entries bytewise */
+	for (size_t i = 0; i < n; i++) {
+		snprintf(vms[i].name, sizeof(vms[i].name), "%s", doms[i].name);
+		snprintf(vms[i].uuid, sizeof(vms[i].uuid), "%s", doms[i].uuid);
+		vms[i].state = (uint8_t)doms[i].state; /* enum virt_dom_state matches enum clm_vm_state */
+		vms[i].persistent = doms[i].persistent;
+		vms[i].vcpus = doms[i].vcpus;
+		vms[i].mem_kib = doms[i].mem_kib;
+	}
+	cl_cluster_local_inventory(d->cluster, vms, n, virt_client_connected(d->virt), now);
+}
+
+static void virt_connected(void *ud, usec_t now)
+{
+	publish_inventory(ud, now);
+}
+
+static void virt_disconnected(void *ud, const char *why, usec_t now)
+{
+	publish_inventory(ud, now);
+}
+
 static void virt_domain(void *ud, const struct virt_domain *dom, bool gone, usec_t now)
 {
+	publish_inventory(ud, now);
 	if (gone)
 		log_info("libvirt: domain %s is gone", dom->name);
 	else
@@ -339,11 +375,14 @@ static void virt_domain(void *ud, const struct virt_domain *dom, bool gone, usec
 
 static int setup_virt(struct cl_daemon *d)
 {
-	static const struct virt_callbacks cbs = {.domain = virt_domain};
+	static const struct virt_callbacks cbs = {
+		.connected = virt_connected, .disconnected = virt_disconnected, .domain = virt_domain};
 	int r = virt_client_new(d->loop, d->cfg->libvirt_uri, &cbs, d, &d->virt);
 
 	if (r < 0)
 		log_err("libvirt: cannot start the client: %s", strerror(-r));
+	else
+		publish_inventory(d, ev_loop_now(d->loop)); /* connected or not, say so */
 	return r;
 }
 

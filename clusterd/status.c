@@ -3,6 +3,7 @@
  * in docs/PROTOCOL.md). Reads the replicated cluster state and the local
  * heartbeat monitor; O(nodes^2 x networks) for the link matrix. */
 #include <stdio.h>
+#include <string.h>
 
 #include "clusterd/status.h"
 
@@ -175,6 +176,76 @@ struct json_object *cl_status_links(const struct cl_status_src *s)
 		json_object_array_add(nets, json_object_new_string(s->cfg->networks[n].name));
 	json_object_object_add(o, "networks", nets);
 	json_object_object_add(o, "links", link_array(s, false));
+	return o;
+}
+
+static const char *const vm_states[] = {"other", "running", "paused", "shut off", "crashed"};
+
+static bool active(uint8_t st)
+{
+	return st == CLM_VM_RUNNING || st == CLM_VM_PAUSED;
+}
+
+/* Every VM of every node we have an inventory from; a VM (by uuid) active
+ * on two nodes at once is flagged: that must never happen. O(VMs^2) for the
+ * check, fine for a few hundred. */
+struct json_object *cl_status_vms(const struct cl_status_src *s)
+{
+	const struct cfg *cfg = s->cfg;
+	struct json_object *o = json_object_new_object(), *list = json_object_new_array(),
+			   *blind = json_object_new_array(), *twice = json_object_new_array();
+
+	for (size_t i = 0; i < cfg->n_nodes; i++) {
+		const struct clm_vm *vms;
+		size_t n;
+		bool up, known;
+
+		if (cl_cluster_inventory(s->cluster, cfg->nodes[i].id, &vms, &n, &up, &known) < 0)
+			continue;
+		if (!known || !up) {
+			if (cl_cluster_is_member(s->cluster, cfg->nodes[i].id) ||
+			    cfg->nodes[i].id == s->local_id)
+				json_object_array_add(blind, json_object_new_string(cfg->nodes[i].name));
+			continue;
+		}
+		for (size_t k = 0; k < n; k++) {
+			struct json_object *v = json_object_new_object();
+			bool dup = false;
+
+			for (size_t j = 0; active(vms[k].state) && j < cfg->n_nodes && !dup; j++) {
+				const struct clm_vm *other;
+				size_t m;
+				bool oup, oknown;
+
+				if (j == i || cl_cluster_inventory(s->cluster, cfg->nodes[j].id, &other, &m,
+								   &oup, &oknown) < 0)
+					continue;
+				for (size_t q = 0; q < m && !dup; q++)
+					dup = active(other[q].state) &&
+					      strcmp(other[q].uuid, vms[k].uuid) == 0;
+			}
+			json_object_object_add(v, "name", json_object_new_string(vms[k].name));
+			json_object_object_add(v, "uuid", json_object_new_string(vms[k].uuid));
+			json_object_object_add(v, "node", json_object_new_string(cfg->nodes[i].name));
+			json_object_object_add(v, "state",
+					       json_object_new_string(vms[k].state <= CLM_VM_CRASHED
+									      ? vm_states[vms[k].state]
+									      : "other"));
+			json_object_object_add(v, "memory_mib",
+					       json_object_new_int64((int64_t)(vms[k].mem_kib >> 10)));
+			json_object_object_add(v, "vcpus", json_object_new_int64(vms[k].vcpus));
+			json_object_object_add(v, "persistent", json_object_new_boolean(vms[k].persistent));
+			json_object_object_add(v, "ha",
+					       json_object_new_boolean(false)); /* no HA registry yet */
+			json_object_object_add(v, "running_twice", json_object_new_boolean(dup));
+			if (dup)
+				json_object_array_add(twice, json_object_new_string(vms[k].name));
+			json_object_array_add(list, v);
+		}
+	}
+	json_object_object_add(o, "vms", list);
+	json_object_object_add(o, "nodes_without_inventory", blind);
+	json_object_object_add(o, "running_twice", twice);
 	return o;
 }
 

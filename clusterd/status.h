@@ -23,6 +23,7 @@ struct cl_status_src {
 struct json_object *cl_status_quorum(const struct cl_status_src *s);
 struct json_object *cl_status_nodes(const struct cl_status_src *s);
 struct json_object *cl_status_links(const struct cl_status_src *s);
+struct json_object *cl_status_vms(const struct cl_status_src *s);
 struct json_object *cl_status_all(const struct cl_status_src *s);
 
 #endif

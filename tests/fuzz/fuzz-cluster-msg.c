@@ -52,6 +52,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		free(again);
 	}
 	free(v);
+	{
+		struct clm_inventory *inv = malloc(sizeof(*inv));
+
+		FUZZ_CHECK(inv != NULL);
+		if (clm_decode_inventory(data, size, inv) == 0) {
+			again = malloc(size);
+			FUZZ_CHECK(again != NULL);
+			FUZZ_CHECK(clm_encode_inventory(inv, again, size) == (int)size);
+			FUZZ_CHECK(memcmp(again, data, size) == 0);
+			free(again);
+		}
+		free(inv);
+	}
 
 	memcpy(q.members, all, sizeof(all));
 	FUZZ_CHECK(cl_cluster_new(test_cfg(), 1, &c) == 0);
@@ -78,7 +91,21 @@ size_t fuzz_seed(unsigned i, uint8_t *buf, size_t cap)
 	struct clm_link_view v = {.sender = 2, .generation = 1};
 	int len;
 
-	if (i > 2)
+	if (i == 3 || i == 4) {
+		static struct clm_inventory inv;
+		memset(&inv, 0, sizeof(inv));
+		inv = (struct clm_inventory){
+			.sender = 3, .generation = 1, .libvirt_up = true, .count = (uint16_t)(i - 2)};
+		for (uint16_t k = 0; k < inv.count; k++) {
+			snprintf(inv.vms[k].name, sizeof(inv.vms[k].name), "vm%u", k);
+			memset(inv.vms[k].uuid, 'a' + k, 36);
+			inv.vms[k].state = CLM_VM_RUNNING;
+			inv.vms[k].mem_kib = 131072;
+		}
+		len = clm_encode_inventory(&inv, buf, cap);
+		return len > 0 ? (size_t)len : 0;
+	}
+	if (i > 4)
 		return 0;
 	v.count = (uint16_t)(i * 3);
 	for (uint16_t k = 0; k < v.count; k++)

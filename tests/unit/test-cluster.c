@@ -16,6 +16,7 @@
 #include <cmocka.h>
 
 #include "clusterd/cluster.h"
+#include "clusterd/status.h"
 
 #define N           3
 #define NET_MGMT    0
@@ -481,6 +482,135 @@ static void test_rejoin_resets_views(void **state)
 	cl_cluster_free(c2);
 }
 
+static struct clm_vm mkvm(const char *name, char id, uint8_t st)
+{
+	struct clm_vm v;
+
+	memset(&v, 0, sizeof(v));
+	snprintf(v.name, sizeof(v.name), "%s", name);
+	memset(v.uuid, id, 36);
+	v.uuid[8] = v.uuid[13] = v.uuid[18] = v.uuid[23] = '-';
+	v.state = st;
+	v.vcpus = 1;
+	v.mem_kib = 262144;
+	return v;
+}
+
+/* Drain every due message of `from` into `to`. */
+static int deliver_all(struct cl_cluster *from, uint32_t from_id, struct cl_cluster **to, size_t n,
+		       usec_t now)
+{
+	uint8_t buf[65536];
+	int len, msgs = 0;
+
+	while ((len = cl_cluster_poll_send(from, now, buf, sizeof(buf))) > 0) {
+		for (size_t i = 0; i < n; i++)
+			assert_int_equal(cl_cluster_receive(to[i], from_id, buf, (size_t)len, now), 0);
+		msgs++;
+	}
+	assert_int_equal(len, 0);
+	return msgs;
+}
+
+static void test_inventory_replicates(void **state)
+{
+	const uint32_t all[] = {1, 2, 3}, without1[] = {2, 3};
+	struct cl_cluster *c1 = node_up(1, all, N, true, NULL), *c2 = node_up(2, all, N, true, NULL);
+	struct clm_vm vms[2] = {mkvm("web", 'a', CLM_VM_RUNNING), mkvm("db", 'b', CLM_VM_PAUSED)};
+	const struct clm_vm *got;
+	size_t n;
+	bool up, known;
+
+	assert_int_equal(cl_cluster_inventory(c2, 1, &got, &n, &up, &known), 0);
+	assert_false(known);
+	cl_cluster_local_inventory(c1, vms, 2, true, 2);
+	assert_int_equal(deliver_all(c1, 1, &c2, 1, 3), 2); /* link view + inventory */
+	assert_int_equal(cl_cluster_inventory(c2, 1, &got, &n, &up, &known), 0);
+	assert_true(known && up);
+	assert_int_equal(n, 2);
+	assert_string_equal(got[0].name, "web");
+	assert_int_equal(got[1].state, CLM_VM_PAUSED);
+	assert_int_equal(got[0].mem_kib, 262144);
+	/* unchanged: nothing to send; changed: sent */
+	cl_cluster_local_inventory(c1, vms, 2, true, 4);
+	assert_int_equal(deliver_all(c1, 1, &c2, 1, 5), 0);
+	cl_cluster_local_inventory(c1, vms, 1, true, 6);
+	assert_int_equal(deliver_all(c1, 1, &c2, 1, 7), 1);
+	assert_int_equal(cl_cluster_inventory(c2, 1, &got, &n, &up, &known), 0);
+	assert_int_equal(n, 1);
+	/* libvirt gone there: the list is unknown, not empty */
+	cl_cluster_local_inventory(c1, NULL, 0, false, 8);
+	assert_int_equal(deliver_all(c1, 1, &c2, 1, 9), 1);
+	assert_int_equal(cl_cluster_inventory(c2, 1, &got, &n, &up, &known), 0);
+	assert_true(known);
+	assert_false(up);
+	/* node 1 leaves: its inventory is forgotten */
+	cl_cluster_membership(c2, without1, 2, 10);
+	assert_int_equal(cl_cluster_inventory(c2, 1, &got, &n, &up, &known), 0);
+	assert_false(known);
+	cl_cluster_free(c1);
+	cl_cluster_free(c2);
+}
+
+static void test_inventory_bad_messages(void **state)
+{
+	const uint32_t all[] = {1, 2, 3};
+	struct cl_cluster *c1 = node_up(1, all, N, true, NULL), *c2 = node_up(2, all, N, true, NULL);
+	struct clm_vm vms[1] = {mkvm("web", 'a', CLM_VM_RUNNING)};
+	uint8_t buf[4096], bad[4096];
+	int len;
+
+	cl_cluster_local_inventory(c1, vms, 1, true, 2);
+	assert_true(cl_cluster_poll_send(c1, 3, buf, sizeof(buf)) > 0); /* the view */
+	len = cl_cluster_poll_send(c1, 3, buf, sizeof(buf));
+	assert_int_equal(len, CLM_HEADER_LEN + CLM_INV_HEADER_LEN + CLM_INV_ENTRY_LEN);
+	for (int l = 0; l < len; l++)
+		assert_true(cl_cluster_receive(c2, 1, buf, (size_t)l, 4) < 0);
+	memcpy(bad, buf, (size_t)len);
+	memset(bad + CLM_HEADER_LEN + CLM_INV_HEADER_LEN, 'x', CLM_VM_NAME_MAX); /* name without NUL */
+	assert_int_equal(cl_cluster_receive(c2, 1, bad, (size_t)len, 4), -EBADMSG);
+	memcpy(bad, buf, (size_t)len);
+	bad[CLM_HEADER_LEN + CLM_INV_HEADER_LEN + 101] = 9; /* state out of range */
+	assert_int_equal(cl_cluster_receive(c2, 1, bad, (size_t)len, 4), -EBADMSG);
+	memcpy(bad, buf, (size_t)len);
+	bad[CLM_HEADER_LEN + CLM_INV_HEADER_LEN + 64 + 10] = 0; /* uuid cut short */
+	assert_int_equal(cl_cluster_receive(c2, 1, bad, (size_t)len, 4), -EBADMSG);
+	assert_int_equal(cl_cluster_receive(c2, 1, buf, (size_t)len, 5), 0);
+	assert_int_equal(cl_cluster_receive(c2, 1, buf, (size_t)len, 6), -ESTALE);
+	cl_cluster_free(c1);
+	cl_cluster_free(c2);
+}
+
+/* The same VM (uuid) active on two nodes is flagged by `vms`. */
+static void test_vms_running_twice_flagged(void **state)
+{
+	const uint32_t all[] = {1, 2, 3};
+	struct cl_cluster *c1 = node_up(1, all, N, true, NULL), *c2 = node_up(2, all, N, true, NULL);
+	struct clm_vm a[2] = {mkvm("web", 'a', CLM_VM_RUNNING), mkvm("idle", 'c', CLM_VM_SHUTOFF)};
+	struct clm_vm b[2] = {mkvm("web", 'a', CLM_VM_PAUSED), mkvm("idle", 'c', CLM_VM_RUNNING)};
+	struct cl_status_src src = {.cfg = cfg, .cluster = c1, .local_id = 1, .now = 10};
+	struct json_object *o, *twice, *list;
+
+	cl_cluster_local_inventory(c1, a, 2, true, 1);
+	cl_cluster_local_inventory(c2, b, 2, true, 1);
+	deliver_all(c2, 2, &c1, 1, 2);
+	o = cl_status_vms(&src);
+	assert_true(json_object_object_get_ex(o, "running_twice", &twice));
+	assert_int_equal(json_object_array_length(twice), 2); /* "web" on both nodes' lists */
+	assert_string_equal(json_object_get_string(json_object_array_get_idx(twice, 0)), "web");
+	assert_true(json_object_object_get_ex(o, "vms", &list));
+	assert_int_equal(json_object_array_length(list), 4);
+	json_object_put(o);
+	/* node 3 has told us nothing: listed as without inventory */
+	o = cl_status_vms(&src);
+	assert_true(json_object_object_get_ex(o, "nodes_without_inventory", &list));
+	assert_int_equal(json_object_array_length(list), 1);
+	assert_string_equal(json_object_get_string(json_object_array_get_idx(list, 0)), "n3");
+	json_object_put(o);
+	cl_cluster_free(c1);
+	cl_cluster_free(c2);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -495,6 +625,9 @@ int main(void)
 		cmocka_unit_test(test_send_schedule),
 		cmocka_unit_test(test_bad_messages_rejected),
 		cmocka_unit_test(test_rejoin_resets_views),
+		cmocka_unit_test(test_inventory_replicates),
+		cmocka_unit_test(test_inventory_bad_messages),
+		cmocka_unit_test(test_vms_running_twice_flagged),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
