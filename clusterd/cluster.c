@@ -387,12 +387,13 @@ void cl_cluster_local_inventory(struct cl_cluster *c, const struct clm_vm *vms, 
 		inv->sender = c->local_id;
 	} else if (inv->libvirt_up == libvirt_up &&
 		   inv->count == (n > CLM_MAX_INV_ENTRIES ? CLM_MAX_INV_ENTRIES : n) &&
-		   memcmp(inv->vms, vms, inv->count * sizeof(*vms)) == 0) {
+		   (inv->count == 0 || memcmp(inv->vms, vms, inv->count * sizeof(*vms)) == 0)) {
 		return; /* nothing changed */
 	}
 	inv->libvirt_up = libvirt_up;
 	inv->count = (uint16_t)(n > CLM_MAX_INV_ENTRIES ? CLM_MAX_INV_ENTRIES : n);
-	memcpy(inv->vms, vms, inv->count * sizeof(*vms));
+	if (inv->count) /* vms may be NULL when n is 0 */
+		memcpy(inv->vms, vms, inv->count * sizeof(*vms));
 	c->inv_due = true;
 }
 

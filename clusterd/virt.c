@@ -277,8 +277,9 @@ int virt_client_new(struct ev_loop *loop, const char *uri, const struct virt_cal
 		free(v);
 		return r < 0 ? r : -ENOMEM;
 	}
-	if (try_connect(v, ev_loop_now(loop)) < 0)
-		ev_timer_set(v->retry, ev_loop_now(loop) + v->backoff);
+	/* the first attempt runs from the loop, like every later one: callbacks
+	 * never run before the caller has its handle */
+	ev_timer_set(v->retry, ev_loop_now(loop));
 	*ret_client = v;
 	return 0;
 }
@@ -302,7 +303,7 @@ bool virt_client_connected(const struct virt_client *v)
 
 size_t virt_client_domains(const struct virt_client *v, const struct virt_domain **ret_domains)
 {
-	*ret_domains = v->doms;
+	*ret_domains = v ? v->doms : NULL;
 	return virt_client_connected(v) ? v->n_doms : 0;
 }
 

@@ -52,8 +52,9 @@ struct virt_callbacks {
 
 struct virt_client;
 
-/* Registers the event bridge on loop (once per process) and connects now;
- * if that fails, retries with backoff. uri NULL: libvirt's default. */
+/* Registers the event bridge on loop (once per process); the first connect
+ * attempt runs in the loop's next iteration, then retries with backoff.
+ * Callbacks only ever run from the loop. uri NULL: libvirt's default. */
 int virt_client_new(struct ev_loop *loop, const char *uri, const struct virt_callbacks *cb, void *userdata,
 		    struct virt_client **ret_client);
 void virt_client_free(struct virt_client *v); /* NULL is fine */
