@@ -14,6 +14,8 @@
 # Waits are deadline-based: never a bare sleep to wait for something.
 # REGEX arguments are extended regular expressions (grep -E).
 # NODE arguments are "nI" or "I". Exit codes: 0 pass, 1 fail, 77 skip.
+# With `up --libvirt`: sb guest-start/guest-migrate/virsh, and sb_guest_* below
+# read the verification guests' consoles (TICK lines, tests/guest/dirty.c).
 
 SB_LIB_DIR=$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")
 SB_TOOL=${SB_TOOL:-$SB_LIB_DIR/sandbox}
@@ -222,4 +224,47 @@ sb_event_ts() {
 	[ -f "$SANDBOX_DIR/events.log" ] || return 1
 	SB_RE=$1 awk '{ t = $2; w = $0; sub(/^[^ ]+ [^ ]+ /, "", w); if (w ~ ENVIRON["SB_RE"]) e = t }
 		END { if (e == "") exit 1; print e }' "$SANDBOX_DIR/events.log"
+}
+
+# ---------------------------------------------------------------- guests (up --libvirt)
+
+# the guest's console file on NODE (<node dir>/log/libvirt/NAME.serial)
+sb_guest_serial() { echo "$SANDBOX_DIR/n${1#n}/log/libvirt/$2.serial"; }
+
+# sb_guest_tick NODE NAME [FROM]: "TICK BOOT ERRS STATIC_BAD" of the guest's
+# last TICK line on NODE's console (after line FROM); 1 if there is none
+sb_guest_tick() {
+	local f
+	f=$(sb_guest_serial "$1" "$2")
+	[ -f "$f" ] || return 1
+	tail -n "+$((${3:-0} + 1))" "$f" | awk '/^TICK [0-9]+ / { n = $2; b = e = s = ""
+			for (k = 3; k <= NF; k++) { split($k, kv, "="); if (kv[1] == "boot") b = kv[2]
+				else if (kv[1] == "errs") e = kv[2]; else if (kv[1] == "static_bad") s = kv[2] } }
+		END { if (n == "") exit 1; print n, b, e, s }'
+}
+
+# sb_guest_wait_tick NODE NAME MIN TIMEOUT_S [FROM]: wait until the guest's
+# console on NODE shows TICK >= MIN (after line FROM); prints the
+# sb_guest_tick line; on timeout says what it saw and returns 1
+sb_guest_wait_tick() {
+	local node=$1 name=$2 min=$3 t=$4 from=${5:-0} deadline got
+	deadline=$(($(_sb_us "$EPOCHREALTIME") + $(_sb_us "$t")))
+	while :; do
+		got=$(sb_guest_tick "$node" "$name" "$from") && [ "${got%% *}" -ge "$min" ] && {
+			echo "$got"
+			return 0
+		}
+		[ "$(_sb_us "$EPOCHREALTIME")" -ge "$deadline" ] && break
+		sleep 0.1
+	done
+	echo "sb_guest_wait_tick: $node: guest $name not at TICK $min within ${t}s (last: ${got:-none}); console tail:" >&2
+	tail -n 5 "$(sb_guest_serial "$node" "$name")" 2>/dev/null | sed 's/^/  | /' >&2
+	return 1
+}
+
+# lines in the guest's console file on NODE now: a mark for FROM above
+sb_guest_lines() {
+	local f
+	f=$(sb_guest_serial "$1" "$2")
+	if [ -f "$f" ]; then wc -l <"$f"; else echo 0; fi
 }
