@@ -10,6 +10,16 @@
 #include "common/bytes.h"
 #include "heartbeat/hb_monitor.h"
 
+/* The common header of every message (length already checked by the caller). */
+static void put_header(uint8_t *buf, uint8_t type, size_t len, uint32_t sender)
+{
+	put_u32(buf, CLM_MAGIC);
+	buf[4] = CLM_VERSION;
+	buf[5] = type;
+	put_u32(buf + 8, (uint32_t)len);
+	put_u32(buf + 12, sender);
+}
+
 static size_t view_len(uint16_t count)
 {
 	return CLM_HEADER_LEN + CLM_VIEW_HEADER_LEN + (size_t)count * CLM_VIEW_ENTRY_LEN;
@@ -26,11 +36,7 @@ int clm_encode_link_view(const struct clm_link_view *v, uint8_t *buf, size_t cap
 	if (cap < len)
 		return -EMSGSIZE;
 	memset(buf, 0, len);
-	put_u32(buf, CLM_MAGIC);
-	buf[4] = CLM_VERSION;
-	buf[5] = CLM_LINK_VIEW;
-	put_u32(buf + 8, (uint32_t)len);
-	put_u32(buf + 12, v->sender);
+	put_header(buf, CLM_LINK_VIEW, len, v->sender);
 	put_u32(buf + 16, v->generation);
 	put_u16(buf + 20, v->count);
 	p = buf + CLM_HEADER_LEN + CLM_VIEW_HEADER_LEN;
@@ -133,11 +139,7 @@ int clm_encode_inventory(const struct clm_inventory *v, uint8_t *buf, size_t cap
 	if (cap < len)
 		return -EMSGSIZE;
 	memset(buf, 0, len);
-	put_u32(buf, CLM_MAGIC);
-	buf[4] = CLM_VERSION;
-	buf[5] = CLM_INVENTORY;
-	put_u32(buf + 8, (uint32_t)len);
-	put_u32(buf + 12, v->sender);
+	put_header(buf, CLM_INVENTORY, len, v->sender);
 	put_u32(buf + 16, v->generation);
 	put_u16(buf + 20, v->count);
 	buf[22] = v->libvirt_up ? CLM_INV_LIBVIRT_UP : 0;

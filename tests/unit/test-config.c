@@ -148,19 +148,6 @@ static struct cfg *load_ok(const char *text)
 /* MINIMAL with the network (line 3) replaced */
 #define WITH_NET(n) L1_CLUSTER L2_NETS n L4_END L5_NODES L6_NODE_A L7_NODE_B L8_END
 
-/* Three networks, the migration one with two subnets: lines 1..10. */
-#define THREE_NETS                                                                                           \
-	L1_CLUSTER                                                                                           \
-	"networks = (\n"                                                                                     \
-	"  { name = \"mgmt\"; role = \"management\"; subnet = \"192.0.2.0/24\"; },\n"                        \
-	"  { name = \"cluster\"; role = \"cluster\"; subnet = \"10.0.0.0/24\"; },\n"                         \
-	"  { name = \"mig\"; role = \"migration\"; subnets = [ \"10.1.0.0/24\", \"10.1.1.0/24\" ]; }\n"      \
-	");\n"                                                                                               \
-	"nodes = (\n"                                                                                        \
-	"  { id = 1; name = \"a\"; addresses = { mgmt = \"192.0.2.1\"; cluster = \"10.0.0.1\"; mig = "       \
-	"\"10.1.0.1\"; }; },\n"                                                                              \
-	"  { id = 2; name = \"b\"; addresses = { cluster = \"10.0.0.2\"; mig = \"10.1.1.2\"; }; }\n"         \
-	");\n"
 #define THREE_NETS_WITH_NODE_B(b)                                                                            \
 	L1_CLUSTER                                                                                           \
 	"networks = (\n"                                                                                     \
@@ -171,6 +158,10 @@ static struct cfg *load_ok(const char *text)
 	"nodes = (\n"                                                                                        \
 	"  { id = 1; name = \"a\"; addresses = { mgmt = \"192.0.2.1\"; cluster = \"10.0.0.1\"; mig = "       \
 	"\"10.1.0.1\"; }; },\n" b ");\n"
+/* Three networks, the migration one with two subnets: lines 1..10. */
+#define THREE_NETS                                                                                           \
+	THREE_NETS_WITH_NODE_B("  { id = 2; name = \"b\"; addresses = { cluster = \"10.0.0.2\"; mig = "      \
+			       "\"10.1.1.2\"; }; }\n")
 
 #define NODES_ONLY L5_NODES L6_NODE_A L7_NODE_B L8_END
 
