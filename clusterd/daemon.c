@@ -16,7 +16,6 @@
 #include "clusterd/corosync.h"
 #include "clusterd/daemon.h"
 #include "clusterd/status.h"
-#include "clusterd/virt.h"
 #include "common/log.h"
 #include "heartbeat/hb_io.h"
 #include "heartbeat/hb_monitor.h"
@@ -41,7 +40,6 @@ struct cl_daemon {
 	struct cl_cluster *cluster;
 	struct cs_client *cs;
 	struct ctl_server *ctl;
-	struct virt_client *virt;
 	usec_t send_retry_at;
 	usec_t bad_logged[CFG_MAX_NODES];
 	uint8_t msg[CLM_HEADER_LEN + CLM_VIEW_HEADER_LEN + CLM_MAX_VIEW_ENTRIES * CLM_VIEW_ENTRY_LEN];
@@ -326,66 +324,6 @@ static int group_id(const char *name, const char *key, gid_t *ret_gid)
 	return 0;
 }
 
-/* ---- libvirt ---- */
-
-/* This node's domains into the cluster state (multicast when changed). */
-static void publish_inventory(struct cl_daemon *d, usec_t now)
-{
-	static struct clm_vm vms[CLM_MAX_INV_ENTRIES];
-	const struct virt_domain *doms;
-	size_t n = virt_client_domains(d->virt, &doms);
-
-	if (n > CLM_MAX_INV_ENTRIES) {
-		log_warn("libvirt: %zu domains, only the first %d are shared with the cluster", n,
-			 CLM_MAX_INV_ENTRIES);
-		n = CLM_MAX_INV_ENTRIES;
-	}
-	memset(vms, 0, sizeof(vms)); /* padding too: the cluster compares entries bytewise */
-	for (size_t i = 0; i < n; i++) {
-		snprintf(vms[i].name, sizeof(vms[i].name), "%s", doms[i].name);
-		snprintf(vms[i].uuid, sizeof(vms[i].uuid), "%s", doms[i].uuid);
-		vms[i].state = (uint8_t)doms[i].state; /* enum virt_dom_state matches enum clm_vm_state */
-		vms[i].persistent = doms[i].persistent;
-		vms[i].vcpus = doms[i].vcpus;
-		vms[i].mem_kib = doms[i].mem_kib;
-	}
-	cl_cluster_local_inventory(d->cluster, vms, n, virt_client_connected(d->virt), now);
-}
-
-static void virt_connected(void *ud, usec_t now)
-{
-	publish_inventory(ud, now);
-}
-
-static void virt_disconnected(void *ud, const char *why, usec_t now)
-{
-	publish_inventory(ud, now);
-}
-
-static void virt_domain(void *ud, const struct virt_domain *dom, bool gone, usec_t now)
-{
-	publish_inventory(ud, now);
-	if (gone)
-		log_info("libvirt: domain %s is gone", dom->name);
-	else
-		log_info("libvirt: domain %s is %s (%llu MiB, %u vCPUs%s)", dom->name,
-			 virt_dom_state_name(dom->state), (unsigned long long)(dom->mem_kib >> 10),
-			 dom->vcpus, dom->persistent ? "" : ", transient");
-}
-
-static int setup_virt(struct cl_daemon *d)
-{
-	static const struct virt_callbacks cbs = {
-		.connected = virt_connected, .disconnected = virt_disconnected, .domain = virt_domain};
-	int r = virt_client_new(d->loop, d->cfg->libvirt_uri, &cbs, d, &d->virt);
-
-	if (r < 0)
-		log_err("libvirt: cannot start the client: %s", strerror(-r));
-	else
-		publish_inventory(d, ev_loop_now(d->loop)); /* connected or not, say so */
-	return r;
-}
-
 static int setup_cluster(struct cl_daemon *d)
 {
 	static const struct cs_callbacks cbs = {
@@ -589,9 +527,6 @@ int cl_daemon_new(struct cfg *cfg, struct ev_loop *loop, struct cl_daemon **ret_
 	r = setup_cluster(d);
 	if (r < 0)
 		goto fail;
-	r = setup_virt(d);
-	if (r < 0)
-		goto fail;
 	*ret_daemon = d;
 	return 0;
 fail:
@@ -604,7 +539,6 @@ void cl_daemon_free(struct cl_daemon *d)
 {
 	if (!d)
 		return;
-	virt_client_free(d->virt);
 	ctl_server_free(d->ctl);
 	cs_client_free(d->cs);
 	cl_cluster_free(d->cluster);
