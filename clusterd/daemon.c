@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <unistd.h>
 
 #include "autoconf.h"
 #include "clusterd/cluster.h"
@@ -16,6 +17,7 @@
 #include "clusterd/corosync.h"
 #include "clusterd/daemon.h"
 #include "clusterd/status.h"
+#include "clusterd/virt_link.h"
 #include "common/log.h"
 #include "heartbeat/hb_io.h"
 #include "heartbeat/hb_monitor.h"
@@ -40,6 +42,9 @@ struct cl_daemon {
 	struct cl_cluster *cluster;
 	struct cs_client *cs;
 	struct ctl_server *ctl;
+	struct vlink *virt;
+	size_t n_vms_logged;
+	bool virt_up_logged;
 	usec_t send_retry_at;
 	usec_t bad_logged[CFG_MAX_NODES];
 	uint8_t msg[CLM_HEADER_LEN + CLM_VIEW_HEADER_LEN + CLM_MAX_VIEW_ENTRIES * CLM_VIEW_ENTRY_LEN];
@@ -324,6 +329,51 @@ static int group_id(const char *name, const char *key, gid_t *ret_gid)
 	return 0;
 }
 
+/* ---- libvirt, through the clusterd-virt helper ---- */
+
+static void on_inventory(void *ud, const struct clm_vm *vms, size_t n, bool up, const char *why, usec_t now)
+{
+	struct cl_daemon *d = ud;
+
+	if (up != d->virt_up_logged || n != d->n_vms_logged)
+		log_info("libvirt: %s, %zu domains on this node", up ? "connected" : "not connected", n);
+	d->virt_up_logged = up;
+	d->n_vms_logged = n;
+	cl_cluster_local_inventory(d->cluster, vms, n, up, now);
+}
+
+/* clusterd-virt beside our own executable (a build tree), else where make
+ * install puts it. */
+static void helper_path(char *buf, size_t len)
+{
+	char self[4096];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+
+	if (n > 0) {
+		char *slash;
+		self[n] = '\0';
+		slash = strrchr(self, '/');
+		if (slash) {
+			snprintf(buf, len, "%.*s/clusterd-virt", (int)(slash - self), self);
+			if (access(buf, X_OK) == 0)
+				return;
+		}
+	}
+	snprintf(buf, len, "%s/clusterd-virt", PKGLIBEXECDIR);
+}
+
+static int setup_virt(struct cl_daemon *d)
+{
+	char helper[4200];
+	int r;
+
+	helper_path(helper, sizeof(helper));
+	r = vlink_new(d->loop, helper, d->cfg->libvirt_uri, on_inventory, d, &d->virt);
+	if (r < 0)
+		log_err("libvirt: cannot start %s: %s", helper, strerror(-r));
+	return r;
+}
+
 static int setup_cluster(struct cl_daemon *d)
 {
 	static const struct cs_callbacks cbs = {
@@ -527,6 +577,9 @@ int cl_daemon_new(struct cfg *cfg, struct ev_loop *loop, struct cl_daemon **ret_
 	r = setup_cluster(d);
 	if (r < 0)
 		goto fail;
+	r = setup_virt(d);
+	if (r < 0)
+		goto fail;
 	*ret_daemon = d;
 	return 0;
 fail:
@@ -539,6 +592,7 @@ void cl_daemon_free(struct cl_daemon *d)
 {
 	if (!d)
 		return;
+	vlink_free(d->virt);
 	ctl_server_free(d->ctl);
 	cs_client_free(d->cs);
 	cl_cluster_free(d->cluster);

@@ -181,12 +181,14 @@ struct json_object *cl_status_links(const struct cl_status_src *s)
 
 static const char *const vm_states[] = {"other", "running", "paused", "shut off", "crashed"};
 
+/* Running, i.e. executing guest code. A paused copy is not: the target of
+ * a live migration holds the domain paused until the switch-over. */
 static bool active(uint8_t st)
 {
-	return st == CLM_VM_RUNNING || st == CLM_VM_PAUSED;
+	return st == CLM_VM_RUNNING;
 }
 
-/* Every VM of every node we have an inventory from; a VM (by uuid) active
+/* Every VM of every node we have an inventory from; a VM (by uuid) running
  * on two nodes at once is flagged: that must never happen. O(VMs^2) for the
  * check, fine for a few hundred. */
 struct json_object *cl_status_vms(const struct cl_status_src *s)

@@ -581,25 +581,28 @@ static void test_inventory_bad_messages(void **state)
 	cl_cluster_free(c2);
 }
 
-/* The same VM (uuid) active on two nodes is flagged by `vms`. */
+/* The same VM (uuid) running on two nodes is flagged by `vms`; running on
+ * one and paused on another (a live migration's target) is not. */
 static void test_vms_running_twice_flagged(void **state)
 {
 	const uint32_t all[] = {1, 2, 3};
 	struct cl_cluster *c1 = node_up(1, all, N, true, NULL), *c2 = node_up(2, all, N, true, NULL);
-	struct clm_vm a[2] = {mkvm("web", 'a', CLM_VM_RUNNING), mkvm("idle", 'c', CLM_VM_SHUTOFF)};
-	struct clm_vm b[2] = {mkvm("web", 'a', CLM_VM_PAUSED), mkvm("idle", 'c', CLM_VM_RUNNING)};
+	struct clm_vm a[3] = {mkvm("web", 'a', CLM_VM_RUNNING), mkvm("idle", 'c', CLM_VM_SHUTOFF),
+			      mkvm("moving", 'd', CLM_VM_RUNNING)};
+	struct clm_vm b[3] = {mkvm("web", 'a', CLM_VM_RUNNING), mkvm("idle", 'c', CLM_VM_RUNNING),
+			      mkvm("moving", 'd', CLM_VM_PAUSED)}; /* a migration's paused target */
 	struct cl_status_src src = {.cfg = cfg, .cluster = c1, .local_id = 1, .now = 10};
 	struct json_object *o, *twice, *list;
 
-	cl_cluster_local_inventory(c1, a, 2, true, 1);
-	cl_cluster_local_inventory(c2, b, 2, true, 1);
+	cl_cluster_local_inventory(c1, a, 3, true, 1);
+	cl_cluster_local_inventory(c2, b, 3, true, 1);
 	deliver_all(c2, 2, &c1, 1, 2);
 	o = cl_status_vms(&src);
 	assert_true(json_object_object_get_ex(o, "running_twice", &twice));
 	assert_int_equal(json_object_array_length(twice), 2); /* "web" on both nodes' lists */
 	assert_string_equal(json_object_get_string(json_object_array_get_idx(twice, 0)), "web");
 	assert_true(json_object_object_get_ex(o, "vms", &list));
-	assert_int_equal(json_object_array_length(list), 4);
+	assert_int_equal(json_object_array_length(list), 6);
 	json_object_put(o);
 	/* node 3 has told us nothing: listed as without inventory */
 	o = cl_status_vms(&src);

@@ -1,0 +1,106 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* clusterd/virt_helper.c: clusterd-virt, the process that holds clusterd's
+ * libvirt connection (libvirt is kept out of the daemon: it triples its
+ * memory, and its calls are synchronous RPCs). Runs the libvirt client on
+ * its own loop and writes one JSON line per change to stdout:
+ *   {"libvirt":"connected"|"not connected","why":"…","vms":[{…}…]}
+ * with the full domain list each time. Exits when stdin closes (the daemon
+ * is gone). Usage: clusterd-virt [URI] */
+#include <errno.h>
+#include <json-c/json.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#include "clusterd/virt.h"
+#include "common/log.h"
+#include "common/loop.h"
+
+static struct virt_client *client;
+static char why[256] = "not connected yet";
+
+static void emit(void)
+{
+	const struct virt_domain *d;
+	size_t n = virt_client_domains(client, &d);
+	struct json_object *o = json_object_new_object(), *vms = json_object_new_array();
+	bool up = virt_client_connected(client);
+
+	json_object_object_add(o, "libvirt", json_object_new_string(up ? "connected" : "not connected"));
+	if (!up)
+		json_object_object_add(o, "why", json_object_new_string(why));
+	for (size_t i = 0; i < n; i++) {
+		struct json_object *v = json_object_new_object();
+
+		json_object_object_add(v, "name", json_object_new_string(d[i].name));
+		json_object_object_add(v, "uuid", json_object_new_string(d[i].uuid));
+		json_object_object_add(v, "state", json_object_new_int(d[i].state));
+		json_object_object_add(v, "mem_kib", json_object_new_int64((int64_t)d[i].mem_kib));
+		json_object_object_add(v, "vcpus", json_object_new_int64(d[i].vcpus));
+		json_object_object_add(v, "persistent", json_object_new_boolean(d[i].persistent));
+		json_object_array_add(vms, v);
+	}
+	json_object_object_add(o, "vms", vms);
+	/* one write per line: the daemon reads whole lines */
+	if (printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN)) < 0 ||
+	    fflush(stdout) != 0)
+		_exit(0); /* the daemon is gone */
+	json_object_put(o);
+}
+
+static void on_connected(void *ud, usec_t now)
+{
+	emit();
+}
+
+static void on_disconnected(void *ud, const char *reason, usec_t now)
+{
+	snprintf(why, sizeof(why), "%s", reason);
+	emit();
+}
+
+static void on_domain(void *ud, const struct virt_domain *d, bool gone, usec_t now)
+{
+	emit();
+}
+
+static void on_stdin(struct ev_loop *loop, struct ev_io *io, int fd, uint32_t events, usec_t now, void *ud)
+{
+	char buf[256];
+	ssize_t n = read(fd, buf, sizeof(buf));
+
+	if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
+		ev_loop_quit(loop); /* the daemon closed our stdin: it is gone */
+}
+
+static void on_term(struct ev_loop *loop, int signo, usec_t now, void *ud)
+{
+	ev_loop_quit(loop);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct virt_callbacks cbs = {on_connected, on_disconnected, on_domain};
+	struct ev_loop *loop;
+	int r;
+
+	if (argc > 2 || (argc == 2 && strcmp(argv[1], "--help") == 0)) {
+		fprintf(stderr, "usage: clusterd-virt [LIBVIRT-URI]\n");
+		return 2;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	log_open("clusterd-virt", true, LOG_LVL_INFO); /* stderr: the daemon's log */
+	if ((r = ev_loop_new(NULL, &loop)) < 0 ||
+	    (r = ev_io_add(loop, 0, EPOLLIN, on_stdin, NULL, NULL)) < 0 ||
+	    (r = ev_signal_add(loop, SIGTERM, on_term, NULL)) < 0 ||
+	    (r = virt_client_new(loop, argc == 2 ? argv[1] : NULL, &cbs, NULL, &client)) < 0) {
+		fprintf(stderr, "clusterd-virt: cannot start: %s\n", strerror(-r));
+		return 1;
+	}
+	r = ev_loop_run(loop);
+	virt_client_free(client);
+	ev_loop_free(loop);
+	return r < 0 ? 1 : 0;
+}
