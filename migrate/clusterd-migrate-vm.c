@@ -1,11 +1,15 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* migrate/clusterd-migrate-vm.c: one live migration, as its own process, so
  * that the daemon's loop never blocks in virDomainMigrateToURI3 (which lasts
- * as long as the migration). Prints one line, "ok" or "error: MESSAGE",
- * and exits 0 or 1 (2 for usage). The daemon polls progress and aborts
- * through its own connection; killing this process does not stop a
- * peer-to-peer migration — abort it with virDomainAbortJob. */
+ * as long as the migration). While it runs, a second thread prints
+ * "progress PROCESSED REMAINING TOTAL DIRTY_RATE ITERATION" (bytes, bytes/s)
+ * every --progress-ms from the job stats, and SIGUSR1 aborts the job
+ * (virDomainAbortJob: the guest keeps running on the source). Ends with one
+ * line, "ok" or "error: MESSAGE", and exits 0 or 1 (2 for usage). Killing
+ * this process does not stop a peer-to-peer migration: send SIGUSR1. */
 #include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +20,56 @@
 
 static void quiet(void *ud, virErrorPtr e)
 {
+}
+
+/* The progress/abort thread's view of the job. */
+struct watch {
+	const char *src, *dom_uuid;
+	unsigned period_ms;
+	sigset_t sigs; /* SIGUSR1, blocked in every thread, taken here */
+	volatile int done;
+};
+
+static void *watch_job(void *arg)
+{
+	struct watch *w = arg;
+	virConnectPtr c = virConnectOpen(w->src);
+	virDomainPtr dom = c ? virDomainLookupByUUIDString(c, w->dom_uuid) : NULL;
+	struct timespec ts = {.tv_sec = w->period_ms / 1000,
+			      .tv_nsec = (long)(w->period_ms % 1000) * 1000000L};
+
+	while (!w->done) {
+		virTypedParameterPtr p = NULL;
+		int n = 0, type;
+		unsigned long long processed = 0, remaining = 0, total = 0, dirty = 0, iteration = 0;
+
+		/* wait for the period or an abort request, whichever first */
+		if (sigtimedwait(&w->sigs, NULL, &ts) == SIGUSR1) {
+			if (dom && virDomainAbortJob(dom) == 0)
+				printf("abort requested\n");
+			fflush(stdout);
+			continue;
+		}
+		if (!dom || virDomainGetJobStats(dom, &type, &p, &n, 0) < 0 || type == VIR_DOMAIN_JOB_NONE) {
+			virTypedParamsFree(p, n);
+			continue;
+		}
+		virTypedParamsGetULLong(p, n, VIR_DOMAIN_JOB_DATA_PROCESSED, &processed);
+		virTypedParamsGetULLong(p, n, VIR_DOMAIN_JOB_DATA_REMAINING, &remaining);
+		virTypedParamsGetULLong(p, n, VIR_DOMAIN_JOB_DATA_TOTAL, &total);
+		virTypedParamsGetULLong(p, n, VIR_DOMAIN_JOB_MEMORY_DIRTY_RATE, &dirty);
+		virTypedParamsGetULLong(p, n, VIR_DOMAIN_JOB_MEMORY_ITERATION, &iteration);
+		virTypedParamsFree(p, n);
+		if (!w->done)
+			printf("progress %llu %llu %llu %llu %llu\n", processed, remaining, total,
+			       dirty * 4096, iteration);
+		fflush(stdout);
+	}
+	if (dom)
+		virDomainFree(dom);
+	if (c)
+		virConnectClose(c);
+	return NULL;
 }
 
 static int fail(const char *what)
@@ -38,7 +92,9 @@ static void usage(FILE *f)
 		   "  --parallel N          multifd connections (N > 1)\n"
 		   "  --auto-converge       throttle the guest's vCPUs when it does not converge\n"
 		   "  --postcopy            allow post-copy\n"
-		   "  --keep-source         do not undefine the domain on the source afterwards\n");
+		   "  --keep-source         do not undefine the domain on the source afterwards\n"
+		   "  --progress-ms MS      print progress this often (default 500; 0: never)\n"
+		   "SIGUSR1 aborts the migration; the guest keeps running on the source.\n");
 }
 
 int main(int argc, char **argv)
@@ -58,11 +114,15 @@ int main(int argc, char **argv)
 		{NULL, 0, NULL, 0},
 	};
 	const char *dom_id = NULL, *src = NULL, *dst = NULL, *muri = NULL;
-	unsigned long bandwidth = 0, parallel = 0;
+	unsigned long bandwidth = 0, parallel = 0, progress_ms = 500;
+	struct watch w = {0};
+	pthread_t watcher;
+	bool watching = false;
+	char uuid[VIR_UUID_STRING_BUFLEN];
 	unsigned long long downtime = 0;
 	bool autoconv = false, postcopy = false, keep = false;
 	virTypedParameterPtr params = NULL;
-	int nparams = 0, maxparams = 0, c, li = 0, ret = 1;
+	int nparams = 0, maxparams = 0, c, li = 0, r, ret = 1;
 	unsigned int flags;
 	virConnectPtr conn = NULL;
 	virDomainPtr dom = NULL;
@@ -99,6 +159,9 @@ int main(int argc, char **argv)
 			break;
 		case 'k':
 			keep = true;
+			break;
+		case 'r':
+			progress_ms = strtoul(optarg, &end, 10);
 			break;
 		case 'h':
 			usage(stdout);
@@ -145,7 +208,22 @@ int main(int argc, char **argv)
 		ret = fail("cannot set the maximum downtime");
 		goto out;
 	}
-	if (virDomainMigrateToURI3(dom, dst, params, (unsigned)nparams, flags) < 0) {
+	/* SIGUSR1 is taken by the watcher thread only (blocked here and inherited) */
+	sigemptyset(&w.sigs);
+	sigaddset(&w.sigs, SIGUSR1);
+	pthread_sigmask(SIG_BLOCK, &w.sigs, NULL);
+	if (progress_ms && virDomainGetUUIDString(dom, uuid) == 0) {
+		w = (struct watch){
+			.src = src, .dom_uuid = uuid, .period_ms = (unsigned)progress_ms, .sigs = w.sigs};
+		watching = pthread_create(&watcher, NULL, watch_job, &w) == 0;
+	}
+	r = virDomainMigrateToURI3(dom, dst, params, (unsigned)nparams, flags);
+	/* the verdict must be the last line: stop the watcher first */
+	w.done = 1;
+	if (watching)
+		pthread_join(watcher, NULL);
+	watching = false;
+	if (r < 0) {
 		ret = fail("migration failed");
 		goto out;
 	}
@@ -153,6 +231,9 @@ int main(int argc, char **argv)
 	fflush(stdout);
 	ret = 0;
 out:
+	w.done = 1;
+	if (watching)
+		pthread_join(watcher, NULL);
 	virTypedParamsFree(params, nparams);
 	if (dom)
 		virDomainFree(dom);

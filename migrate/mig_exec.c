@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* migrate/mig_exec.c: a child process and its verdict line (see mig_exec.h).
- * The pipe is read as data arrives; at EOF the child has exited (or closed
- * stdout, then it is about to), so waitpid is called once, blocking only
- * for that instant. Output past MIG_EXEC_MAX_OUTPUT is dropped. */
+ * The pipe is read as data arrives and split into lines: progress lines go
+ * to the callback, any other non-empty line becomes the verdict candidate
+ * (the last one wins). At EOF the child has exited (or closed stdout, then it
+ * is about to), so waitpid is called once, blocking only for that instant.
+ * A line longer than MIG_EXEC_MAX_OUTPUT is cut. */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -23,26 +25,20 @@ struct mig_exec {
 	pid_t pid;
 	int fd;
 	struct ev_io *io;
-	char out[MIG_EXEC_MAX_OUTPUT];
+	char out[MIG_EXEC_MAX_OUTPUT]; /* the line being read */
 	size_t len;
+	char last[MIG_EXEC_MAX_OUTPUT]; /* the last complete non-progress line */
 	mig_exec_done_fn done;
+	mig_exec_progress_fn progress;
 	void *userdata;
 	bool finished;
 };
 
-/* Decide from the output and the exit status; returns ok. */
+/* Decide from the last line and the exit status; returns ok. */
 static bool verdict(struct mig_exec *e, int status, char *msg, size_t len)
 {
-	char *line = e->out, *nl;
+	const char *line = e->last;
 
-	e->out[e->len < sizeof(e->out) ? e->len : sizeof(e->out) - 1] = '\0';
-	/* the verdict is the last non-empty line */
-	for (char *p = e->out; (nl = strchr(p, '\n')); p = nl + 1)
-		if (nl[1] != '\0')
-			line = nl + 1;
-	nl = strchr(line, '\n');
-	if (nl)
-		*nl = '\0';
 	if (WIFEXITED(status) && WEXITSTATUS(status) == 0 && strcmp(line, "ok") == 0) {
 		snprintf(msg, len, "ok");
 		return true;
@@ -60,6 +56,17 @@ static bool verdict(struct mig_exec *e, int status, char *msg, size_t len)
 	return false;
 }
 
+/* One complete line (NUL-terminated, without '\n'). */
+static void take_line(struct mig_exec *e, const char *line, usec_t now)
+{
+	if (strncmp(line, "progress ", 9) == 0) {
+		if (e->progress)
+			e->progress(e->userdata, line + 9, now);
+	} else if (line[0]) {
+		snprintf(e->last, sizeof(e->last), "%s", line);
+	}
+}
+
 static void on_output(struct ev_loop *loop, struct ev_io *io, int fd, uint32_t events, usec_t now, void *ud)
 {
 	struct mig_exec *e = ud;
@@ -71,10 +78,15 @@ static void on_output(struct ev_loop *loop, struct ev_io *io, int fd, uint32_t e
 	for (;;) {
 		n = read(fd, buf, sizeof(buf));
 		if (n > 0) {
-			size_t room = sizeof(e->out) - 1 - e->len;
-			size_t take = (size_t)n < room ? (size_t)n : room;
-			memcpy(e->out + e->len, buf, take);
-			e->len += take;
+			for (ssize_t i = 0; i < n; i++) {
+				if (buf[i] == '\n') {
+					e->out[e->len] = '\0';
+					take_line(e, e->out, now);
+					e->len = 0;
+				} else if (e->len < sizeof(e->out) - 1) {
+					e->out[e->len++] = buf[i];
+				}
+			}
 			continue;
 		}
 		if (n < 0 && errno == EINTR)
@@ -82,6 +94,11 @@ static void on_output(struct ev_loop *loop, struct ev_io *io, int fd, uint32_t e
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
 			return; /* more later */
 		break;          /* EOF (or a read error: treat as EOF) */
+	}
+	if (e->len) { /* a last line without its newline */
+		e->out[e->len] = '\0';
+		take_line(e, e->out, now);
+		e->len = 0;
 	}
 	ev_io_del(e->io);
 	e->io = NULL;
@@ -135,6 +152,19 @@ int mig_exec_start(struct ev_loop *loop, char *const argv[], mig_exec_done_fn do
 	}
 	*ret_exec = e;
 	return 0;
+}
+
+void mig_exec_set_progress(struct mig_exec *e, mig_exec_progress_fn fn)
+{
+	if (e)
+		e->progress = fn;
+}
+
+int mig_exec_signal(struct mig_exec *e, int signo)
+{
+	if (!e || e->pid <= 0)
+		return -ESRCH;
+	return kill(e->pid, signo) < 0 ? -errno : 0;
 }
 
 pid_t mig_exec_pid(const struct mig_exec *e)
