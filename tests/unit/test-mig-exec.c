@@ -109,8 +109,9 @@ static void test_progress_and_signal(void **state)
 {
 	char *argv[] = {
 		"/bin/sh", "-c",
-		"echo 'progress 1 9 10 0 1'; echo 'progress 5 5 10 0 1'; "
-		"trap 'echo \"error: aborted on request\"; exit 1' USR1; while :; do sleep 0.05; done",
+		/* the trap first: the progress lines tell the parent it is ready */
+		"trap 'echo \"error: aborted on request\"; exit 1' USR1; "
+		"echo 'progress 1 9 10 0 1'; echo 'progress 5 5 10 0 1'; while :; do sleep 0.05; done",
 		NULL};
 	struct result r = {0};
 	struct ev_loop *loop;
