@@ -4,6 +4,7 @@
  * the coordinator from them and reports what changed. Costs: recompute is
  * O(nodes^2 x networks), at most 32 x 32 x 8 pair checks, on each input. */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -35,6 +36,9 @@ struct cl_cluster {
 	bool inv_due;
 	int last_sent_type; /* what the last poll_send returned, for send_failed */
 
+	struct cl_migration migs[CL_MAX_MIGRATIONS];
+	size_t n_migs;
+
 	/* derived */
 	enum cl_node_state state[CFG_MAX_NODES];
 	uint32_t degraded[CFG_MAX_NODES];
@@ -42,6 +46,66 @@ struct cl_cluster {
 };
 
 static const char *const state_names[] = {"unknown", "online", "degraded", "failed"};
+static void fire(struct cl_cluster *c, const struct cl_event *ev);
+
+static const char *const mig_state_names[] = {"requested", "running", "succeeded", "failed"};
+
+const char *cl_mig_state_name(enum clm_mig_state s)
+{
+	return (unsigned)s < sizeof(mig_state_names) / sizeof(mig_state_names[0]) ? mig_state_names[s] : "?";
+}
+
+/* Which REQUESTED migrations may run: in request order, each whose source
+ * and target are under migration.max_concurrent (counting the running ones
+ * and those admitted before it). The same table gives the same answer on
+ * every node, so no two sources race for a target's slots. O(migs x nodes). */
+static void admit(struct cl_cluster *c)
+{
+	uint32_t out[CFG_MAX_NODES] = {0}, in[CFG_MAX_NODES] = {0};
+	uint32_t max = c->cfg->migration.max_concurrent;
+
+	for (size_t i = 0; i < c->n_migs; i++) {
+		struct cl_migration *m = &c->migs[i];
+		int s = cfg_node_by_id(c->cfg, m->source), t = cfg_node_by_id(c->cfg, m->target);
+
+		m->admitted = false;
+		if (s < 0 || t < 0)
+			continue;
+		if (m->state == CLM_MIG_RUNNING) {
+			out[s]++;
+			in[t]++;
+		}
+	}
+	for (size_t i = 0; i < c->n_migs; i++) {
+		struct cl_migration *m = &c->migs[i];
+		int s = cfg_node_by_id(c->cfg, m->source), t = cfg_node_by_id(c->cfg, m->target);
+
+		if (m->state != CLM_MIG_REQUESTED || s < 0 || t < 0 || out[s] >= max || in[t] >= max)
+			continue;
+		m->admitted = true;
+		out[s]++;
+		in[t]++;
+	}
+}
+
+static void mig_set(struct cl_cluster *c, struct cl_migration *m, enum clm_mig_state st, const char *reason,
+		    usec_t now)
+{
+	struct cl_event ev = {.kind = CL_EV_MIGRATION,
+			      .mig_id = m->id,
+			      .old_state = (int)m->state,
+			      .new_state = (int)st,
+			      .reason = reason,
+			      .now = now};
+
+	if (reason)
+		snprintf(m->reason, sizeof(m->reason), "%s", reason);
+	m->updated = now;
+	if (m->state == st)
+		return;
+	m->state = st;
+	fire(c, &ev);
+}
 
 const char *cl_node_state_name(enum cl_node_state s)
 {
@@ -352,6 +416,86 @@ static int reject(struct cl_cluster *c, uint32_t from, const char *why, int err,
 	return err;
 }
 
+static int receive_migrate(struct cl_cluster *c, uint32_t from, const void *buf, size_t len, usec_t now)
+{
+	struct clm_migrate m;
+	struct cl_migration *e;
+	int r = clm_decode_migrate(buf, len, &m);
+
+	if (r < 0)
+		return reject(c, from, "malformed migration request", r, now);
+	if (cfg_node_by_id(c->cfg, m.source) < 0 || cfg_node_by_id(c->cfg, m.target) < 0)
+		return reject(c, from, "migration between nodes not in our config", -EBADMSG, now);
+	if (cl_cluster_migration(c, m.id))
+		return reject(c, from, "migration request seen before (ignored)", -ESTALE, now);
+	if (c->n_migs == CL_MAX_MIGRATIONS) {
+		size_t k;
+		for (k = 0; k < c->n_migs; k++)
+			if (c->migs[k].state == CLM_MIG_SUCCEEDED || c->migs[k].state == CLM_MIG_FAILED)
+				break;
+		if (k == c->n_migs)
+			return reject(c, from, "too many migrations in progress (ignored)", -ENOSPC, now);
+		memmove(&c->migs[k], &c->migs[k + 1], (c->n_migs - k - 1) * sizeof(c->migs[0]));
+		c->n_migs--;
+	}
+	e = &c->migs[c->n_migs++];
+	*e = (struct cl_migration){.id = m.id,
+				   .source = m.source,
+				   .target = m.target,
+				   .state = CLM_MIG_REQUESTED,
+				   .requested = now,
+				   .updated = now};
+	memcpy(e->uuid, m.uuid, sizeof(e->uuid));
+	memcpy(e->name, m.name, sizeof(e->name));
+	{
+		struct cl_event ev = {.kind = CL_EV_MIGRATION,
+				      .mig_id = e->id,
+				      .old_state = -1,
+				      .new_state = CLM_MIG_REQUESTED,
+				      .now = now};
+		fire(c, &ev);
+	}
+	admit(c);
+	return 0;
+}
+
+static int receive_mig_report(struct cl_cluster *c, uint32_t from, const void *buf, size_t len, usec_t now)
+{
+	struct clm_mig_report m;
+	struct cl_migration *e;
+	int r = clm_decode_mig_report(buf, len, &m);
+
+	if (r < 0)
+		return reject(c, from, "malformed migration report", r, now);
+	e = (struct cl_migration *)cl_cluster_migration(c, m.id);
+	if (!e)
+		return reject(c, from, "report on an unknown migration (ignored)", -ENOENT, now);
+	if (from != e->source)
+		return reject(c, from, "migration report not from its source", -EPERM, now);
+	if (e->state == CLM_MIG_SUCCEEDED || e->state == CLM_MIG_FAILED || m.state == CLM_MIG_REQUESTED)
+		return reject(c, from, "report on a finished migration (ignored)", -ESTALE, now);
+	e->processed = m.processed;
+	e->remaining = m.remaining;
+	e->total = m.total;
+	mig_set(c, e, (enum clm_mig_state)m.state, m.reason[0] ? m.reason : NULL, now);
+	admit(c);
+	return 0;
+}
+
+size_t cl_cluster_migrations(const struct cl_cluster *c, const struct cl_migration **ret_migs)
+{
+	*ret_migs = c->migs;
+	return c->n_migs;
+}
+
+const struct cl_migration *cl_cluster_migration(const struct cl_cluster *c, uint64_t id)
+{
+	for (size_t i = 0; i < c->n_migs; i++)
+		if (c->migs[i].id == id)
+			return &c->migs[i];
+	return NULL;
+}
+
 static int receive_inventory(struct cl_cluster *c, size_t x, uint32_t from, const void *buf, size_t len,
 			     usec_t now)
 {
@@ -427,11 +571,16 @@ int cl_cluster_receive(struct cl_cluster *c, uint32_t from, const void *buf, siz
 		return reject(c, from, "malformed message header", r, now);
 	if (sender != from)
 		return reject(c, from, "sender field does not match the CPG sender", -EBADMSG, now);
-	if (type != CLM_LINK_VIEW && type != CLM_INVENTORY)
+	if (type != CLM_LINK_VIEW && type != CLM_INVENTORY && type != CLM_MIGRATE && type != CLM_MIG_STATE)
 		return reject(c, from, "unknown message type (ignored)", -ENOMSG, now);
 	x = cfg_node_by_id(c->cfg, from);
 	if (x < 0)
 		return reject(c, from, "sender is not a configured node", -EBADMSG, now);
+	/* ours too: every node applies these in the same order */
+	if (type == CLM_MIGRATE)
+		return receive_migrate(c, from, buf, len, now);
+	if (type == CLM_MIG_STATE)
+		return receive_mig_report(c, from, buf, len, now);
 	if (x == c->local_idx)
 		return 0; /* our own, in total order: ours is already current */
 	if (type == CLM_INVENTORY)

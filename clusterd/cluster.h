@@ -41,10 +41,11 @@
  */
 enum cl_node_state { CL_NODE_UNKNOWN = 0, CL_NODE_ONLINE, CL_NODE_DEGRADED, CL_NODE_FAILED };
 
-enum cl_event_kind { CL_EV_NODE, CL_EV_COORDINATOR, CL_EV_QUORUM, CL_EV_BAD_MESSAGE };
+enum cl_event_kind { CL_EV_NODE, CL_EV_COORDINATOR, CL_EV_QUORUM, CL_EV_BAD_MESSAGE, CL_EV_MIGRATION };
 
 struct cl_event {
 	enum cl_event_kind kind;
+	uint64_t mig_id;  /* MIGRATION: which (old/new_state: enum clm_mig_state) */
 	uint32_t node_id; /* NODE: the node; COORDINATOR: the new one (0 none); BAD_MESSAGE: sender */
 	int old_state;    /* NODE: enum cl_node_state; QUORUM: bool */
 	int new_state;
@@ -63,6 +64,22 @@ struct cl_link_info {
 	bool rising;                /* DOWN, but `from` hears good heartbeats again */
 	usec_t updated;             /* when this view arrived (ours: when last set) */
 	bool known;                 /* false: `from` never reported this link */
+};
+
+/* Replicated migrations, applied in CPG order on every node (at most
+ * CL_MAX_MIGRATIONS kept; the oldest finished ones make room). */
+#define CL_MAX_MIGRATIONS 64
+
+struct cl_migration {
+	uint64_t id;
+	uint32_t source, target;
+	char uuid[CLM_VM_UUID_LEN];
+	char name[CLM_VM_NAME_MAX];
+	enum clm_mig_state state;
+	bool admitted; /* REQUESTED and within migration.max_concurrent (derived, same on every node) */
+	uint64_t processed, remaining, total;
+	char reason[CLM_REASON_MAX];
+	usec_t requested, updated;
 };
 
 struct cl_cluster;
@@ -119,6 +136,11 @@ int cl_cluster_link(const struct cl_cluster *c, uint32_t from, uint32_t to, uint
  * -ENOENT for an unknown node. */
 int cl_cluster_inventory(const struct cl_cluster *c, uint32_t node_id, const struct clm_vm **ret_vms,
 			 size_t *ret_n, bool *ret_libvirt_up, bool *ret_known);
+
+/* The migrations table, in request order. */
+size_t cl_cluster_migrations(const struct cl_cluster *c, const struct cl_migration **ret_migs);
+const struct cl_migration *cl_cluster_migration(const struct cl_cluster *c, uint64_t id);
+const char *cl_mig_state_name(enum clm_mig_state s);
 
 const char *cl_node_state_name(enum cl_node_state s); /* "unknown", "online", "degraded", "failed" */
 

@@ -202,3 +202,101 @@ out:
 	free(v);
 	return r;
 }
+
+static bool zeros(const uint8_t *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (p[i])
+			return false;
+	return true;
+}
+
+int clm_encode_migrate(const struct clm_migrate *m, uint8_t *buf, size_t cap)
+{
+	uint8_t *p = buf + CLM_HEADER_LEN;
+
+	if (!m || !buf || !m->sender || !m->id || !m->source || !m->target || m->source == m->target ||
+	    !field_ok((const uint8_t *)m->name, CLM_VM_NAME_MAX) ||
+	    strnlen(m->uuid, CLM_VM_UUID_LEN) != CLM_VM_UUID_LEN - 1)
+		return -EINVAL;
+	if (cap < CLM_MIGRATE_LEN)
+		return -EMSGSIZE;
+	memset(buf, 0, CLM_MIGRATE_LEN);
+	put_header(buf, CLM_MIGRATE, CLM_MIGRATE_LEN, m->sender);
+	put_u64(p, m->id);
+	put_u32(p + 8, m->source);
+	put_u32(p + 12, m->target);
+	memcpy(p + 16, m->uuid, CLM_VM_UUID_LEN - 1);
+	memcpy(p + 53, m->name, strnlen(m->name, CLM_VM_NAME_MAX));
+	return CLM_MIGRATE_LEN;
+}
+
+int clm_decode_migrate(const uint8_t *buf, size_t len, struct clm_migrate *ret)
+{
+	struct clm_migrate m = {0};
+	const uint8_t *p = buf + CLM_HEADER_LEN;
+	uint8_t type;
+	int r = clm_peek(buf, len, &type, &m.sender);
+
+	if (r < 0)
+		return r;
+	if (type != CLM_MIGRATE || len != CLM_MIGRATE_LEN)
+		return -EBADMSG;
+	m.id = get_u64(p);
+	m.source = get_u32(p + 8);
+	m.target = get_u32(p + 12);
+	if (!m.id || !m.source || !m.target || m.source == m.target ||
+	    strnlen((const char *)p + 16, CLM_VM_UUID_LEN) != CLM_VM_UUID_LEN - 1 ||
+	    !field_ok(p + 53, CLM_VM_NAME_MAX) || !zeros(p + 117, 7))
+		return -EBADMSG;
+	memcpy(m.uuid, p + 16, CLM_VM_UUID_LEN);
+	memcpy(m.name, p + 53, CLM_VM_NAME_MAX);
+	*ret = m;
+	return 0;
+}
+
+int clm_encode_mig_report(const struct clm_mig_report *m, uint8_t *buf, size_t cap)
+{
+	uint8_t *p = buf + CLM_HEADER_LEN;
+
+	if (!m || !buf || !m->sender || !m->id || m->state > CLM_MIG_FAILED ||
+	    strnlen(m->reason, CLM_REASON_MAX) == CLM_REASON_MAX)
+		return -EINVAL;
+	if (cap < CLM_MIG_STATE_LEN)
+		return -EMSGSIZE;
+	memset(buf, 0, CLM_MIG_STATE_LEN);
+	put_header(buf, CLM_MIG_STATE, CLM_MIG_STATE_LEN, m->sender);
+	put_u64(p, m->id);
+	p[8] = m->state;
+	put_u64(p + 16, m->processed);
+	put_u64(p + 24, m->remaining);
+	put_u64(p + 32, m->total);
+	memcpy(p + 40, m->reason, strnlen(m->reason, CLM_REASON_MAX));
+	return CLM_MIG_STATE_LEN;
+}
+
+int clm_decode_mig_report(const uint8_t *buf, size_t len, struct clm_mig_report *ret)
+{
+	struct clm_mig_report m = {0};
+	const uint8_t *p = buf + CLM_HEADER_LEN;
+	uint8_t type;
+	size_t rl;
+	int r = clm_peek(buf, len, &type, &m.sender);
+
+	if (r < 0)
+		return r;
+	if (type != CLM_MIG_STATE || len != CLM_MIG_STATE_LEN)
+		return -EBADMSG;
+	m.id = get_u64(p);
+	m.state = p[8];
+	rl = strnlen((const char *)p + 40, CLM_REASON_MAX);
+	if (!m.id || m.state > CLM_MIG_FAILED || !zeros(p + 9, 7) || rl == CLM_REASON_MAX ||
+	    !zeros(p + 40 + rl, CLM_REASON_MAX - rl))
+		return -EBADMSG;
+	m.processed = get_u64(p + 16);
+	m.remaining = get_u64(p + 24);
+	m.total = get_u64(p + 32);
+	memcpy(m.reason, p + 40, rl);
+	*ret = m;
+	return 0;
+}

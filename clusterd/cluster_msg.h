@@ -47,7 +47,36 @@
 
 enum clm_vm_state { CLM_VM_OTHER = 0, CLM_VM_RUNNING, CLM_VM_PAUSED, CLM_VM_SHUTOFF, CLM_VM_CRASHED };
 
-enum clm_type { CLM_LINK_VIEW = 1, CLM_INVENTORY = 2 };
+/*
+ * CLM_MIGRATE body (CLM_MIGRATE_LEN - header = 124 bytes): u64 id, u32
+ * source node, u32 target node, uuid[37], name[64], u8 reserved[7] (0).
+ * CLM_MIG_STATE body (208 bytes): u64 id, u8 state (enum clm_mig_state),
+ * u8 reserved[7] (0), u64 processed, u64 remaining, u64 total (bytes),
+ * reason[168] (NUL-terminated; "" unless failed).
+ */
+#define CLM_MIGRATE_LEN   (CLM_HEADER_LEN + 124)
+#define CLM_MIG_STATE_LEN (CLM_HEADER_LEN + 208)
+#define CLM_REASON_MAX    168
+
+enum clm_mig_state { CLM_MIG_REQUESTED = 0, CLM_MIG_RUNNING, CLM_MIG_SUCCEEDED, CLM_MIG_FAILED };
+
+enum clm_type { CLM_LINK_VIEW = 1, CLM_INVENTORY = 2, CLM_MIGRATE = 3, CLM_MIG_STATE = 4 };
+
+struct clm_migrate {
+	uint32_t sender;
+	uint64_t id;
+	uint32_t source, target;
+	char uuid[CLM_VM_UUID_LEN];
+	char name[CLM_VM_NAME_MAX];
+};
+
+struct clm_mig_report {
+	uint32_t sender;
+	uint64_t id;
+	uint8_t state;
+	uint64_t processed, remaining, total;
+	char reason[CLM_REASON_MAX];
+};
 
 struct clm_vm {
 	char name[CLM_VM_NAME_MAX];
@@ -94,6 +123,12 @@ int clm_peek(const uint8_t *buf, size_t len, uint8_t *ret_type, uint32_t *ret_se
 
 /* Decode a CLM_LINK_VIEW: 0 or -EBADMSG; *ret untouched on failure. */
 int clm_decode_link_view(const uint8_t *buf, size_t len, struct clm_link_view *ret);
+
+/* Encode / decode a CLM_MIGRATE and a CLM_MIG_STATE report (fixed sizes). */
+int clm_encode_migrate(const struct clm_migrate *m, uint8_t *buf, size_t cap);
+int clm_decode_migrate(const uint8_t *buf, size_t len, struct clm_migrate *ret);
+int clm_encode_mig_report(const struct clm_mig_report *m, uint8_t *buf, size_t cap);
+int clm_decode_mig_report(const uint8_t *buf, size_t len, struct clm_mig_report *ret);
 
 /* Encode / decode a CLM_INVENTORY, as for link views. Names and uuids must
  * be NUL-terminated within their fields; the decoder checks every byte. */

@@ -29,7 +29,8 @@
 
 enum { EXIT_OK = 0, EXIT_FAILED = 1, EXIT_USAGE = 2, EXIT_UNREACHABLE = 3, EXIT_NOTQUORATE = 4 };
 
-static const char *const commands[] = {"status", "nodes", "quorum", "links", "vms", NULL};
+static const char *const commands[] = {"status", "nodes",      "quorum",  "links",
+				       "vms",    "migrations", "migrate", NULL};
 
 static void usage(FILE *f)
 {
@@ -42,6 +43,9 @@ static void usage(FILE *f)
 		"  quorum                corosync quorum (as corosync-quorumtool -s)\n"
 		"  links                 the heartbeat link matrix of every network\n"
 		"  vms                   every VM in the cluster: node, state, size, HA\n"
+		"  migrations            live migrations: requested, queued, running, finished\n"
+		"  migrate VM NODE       live-migrate VM to NODE over the migration network\n"
+		"                        (--wait: follow it to the end; --timeout S: give up waiting)\n"
 		"\n"
 		"Options:\n"
 		"  -s, --socket SOCKET   control socket (default $CLUSTERD_SOCKET or %s)\n"
@@ -491,6 +495,44 @@ static int cmd_vms(struct json_object *d)
 	return EXIT_OK;
 }
 
+static void mig_row(struct table *t, struct json_object *m)
+{
+	char prog[64];
+
+	if (is_null(m, "percent"))
+		snprintf(prog, sizeof(prog), "-");
+	else
+		snprintf(prog, sizeof(prog), "%s%% (%s MiB sent)", num(m, "percent"),
+			 num(m, "processed_mib"));
+	table_add(t, str(m, "id"), str(m, "vm"), str(m, "source"), str(m, "target"), str(m, "state"), prog,
+		  is_null(m, "reason") ? "" : str(m, "reason"));
+}
+
+static int cmd_migrations(struct json_object *d)
+{
+	struct json_object *migs = get_type(d, "migrations", json_type_array);
+	struct table t = {.ncols = 7};
+
+	if (!arr_len(migs)) {
+		printf("no migrations%s\n", migs ? "" : " (malformed reply)");
+		return migs ? EXIT_OK : EXIT_FAILED;
+	}
+	table_add(&t, "ID", "VM", "FROM", "TO", "STATE", "PROGRESS", "REASON");
+	for (size_t i = 0; i < arr_len(migs); i++)
+		mig_row(&t, arr_get(migs, i));
+	table_print(&t, "");
+	table_free(&t);
+	printf("\nat most %s at once per node\n", num(d, "max_concurrent"));
+	return EXIT_OK;
+}
+
+static int cmd_migrate(struct json_object *d)
+{
+	printf("migration %s of %s from %s to %s: %s\n", str(d, "id"), str(d, "vm"), str(d, "source"),
+	       str(d, "target"), str(d, "state"));
+	return EXIT_OK;
+}
+
 static int cmd_quorum(struct json_object *d)
 {
 	char members[1024], flags[512];
@@ -745,6 +787,10 @@ static int print_reply(const char *cmd, const char *line, bool json)
 		ret = cmd_quorum(data);
 	} else if (strcmp(cmd, "vms") == 0) {
 		ret = cmd_vms(data);
+	} else if (strcmp(cmd, "migrations") == 0) {
+		ret = cmd_migrations(data);
+	} else if (strcmp(cmd, "migrate") == 0) {
+		ret = cmd_migrate(data);
 	} else {
 		ret = cmd_links(data);
 	}
@@ -755,6 +801,65 @@ out:
 	return ret;
 }
 
+/* Follow the migration the reply `line` describes until it ends (polling
+ * "migrations" twice a second), printing each change. 0 succeeded, 1 failed
+ * or gone, 3 daemon lost; past timeout_s: 1, saying the migration goes on. */
+static int wait_migration(const char *path, const char *reply_line, long timeout_s)
+{
+	struct json_object *reply = json_tokener_parse(reply_line), *data, *id;
+	char want[64], last[256] = "";
+	int64_t deadline = mono_ms() + timeout_s * 1000;
+	int ret = EXIT_FAILED;
+
+	if (!reply || !json_object_object_get_ex(reply, "data", &data) ||
+	    !json_object_object_get_ex(data, "id", &id)) {
+		fprintf(stderr, "clusterctl: the reply has no migration id to wait for\n");
+		json_object_put(reply);
+		return EXIT_FAILED;
+	}
+	snprintf(want, sizeof(want), "%s", json_object_get_string(id));
+	json_object_put(reply);
+	while (mono_ms() < deadline) {
+		struct json_object *r, *d, *migs, *m = NULL;
+		char *line = NULL, now_s[256];
+		int t = transact(path, "{\"cmd\":\"migrations\"}\n", &line);
+
+		if (t != EXIT_OK)
+			return t;
+		r = json_tokener_parse(line);
+		free(line);
+		if (r && json_object_object_get_ex(r, "data", &d) &&
+		    (migs = get_type(d, "migrations", json_type_array)))
+			for (size_t i = 0; i < arr_len(migs); i++)
+				if (strcmp(str(arr_get(migs, i), "id"), want) == 0)
+					m = arr_get(migs, i);
+		if (!m) {
+			fprintf(stderr, "clusterctl: migration %s is no longer listed\n", want);
+			json_object_put(r);
+			return EXIT_FAILED;
+		}
+		snprintf(now_s, sizeof(now_s), "%s%s%s%s", str(m, "state"), is_null(m, "percent") ? "" : " ",
+			 is_null(m, "percent") ? "" : num(m, "percent"), is_null(m, "percent") ? "" : "%");
+		if (strcmp(now_s, last) != 0) {
+			printf("  %s\n", now_s);
+			fflush(stdout);
+			snprintf(last, sizeof(last), "%s", now_s);
+		}
+		if (strcmp(str(m, "state"), "succeeded") == 0 || strcmp(str(m, "state"), "failed") == 0) {
+			ret = strcmp(str(m, "state"), "succeeded") == 0 ? EXIT_OK : EXIT_FAILED;
+			if (ret != EXIT_OK)
+				fprintf(stderr, "clusterctl: migration failed: %s\n", str(m, "reason"));
+			json_object_put(r);
+			return ret;
+		}
+		json_object_put(r);
+		poll(NULL, 0, 500);
+	}
+	fprintf(stderr, "clusterctl: still not finished after %ld s; it goes on (clusterctl migrations)\n",
+		timeout_s);
+	return EXIT_FAILED;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -762,19 +867,36 @@ int main(int argc, char **argv)
 		{"json", no_argument, NULL, 'j'},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
+		{"wait", no_argument, NULL, 'w'},
+		{"timeout", required_argument, NULL, 't'},
 		{NULL, 0, NULL, 0},
 	};
+	bool wait = false;
+	long timeout_s = 3600;
 	const char *path = getenv("CLUSTERD_SOCKET"), *cmd;
 	struct json_object *req;
-	char *line = NULL, request[128];
+	char *line = NULL, request[1024];
 	bool json = false;
 	size_t i;
 	int c, ret;
 
 	if (!path || !*path)
 		path = DEFAULT_SOCKET;
-	while ((c = getopt_long(argc, argv, "s:jhV", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "s:jhVwt:", opts, NULL)) != -1) {
 		switch (c) {
+		case 'w':
+			wait = true;
+			break;
+		case 't': {
+			char *end;
+			timeout_s = strtol(optarg, &end, 10);
+			if (*end || timeout_s <= 0) {
+				fprintf(stderr, "clusterctl: --timeout wants a number of seconds, got '%s'\n",
+					optarg);
+				return EXIT_USAGE;
+			}
+			break;
+		}
 		case 's':
 			path = optarg;
 			break;
@@ -805,9 +927,17 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return EXIT_USAGE;
 	}
-	if (optind + 1 < argc) {
-		fprintf(stderr, "clusterctl: '%s' takes no arguments\n", cmd);
+	if (strcmp(cmd, "migrate") == 0 ? optind + 3 != argc : optind + 1 < argc) {
+		if (strcmp(cmd, "migrate") == 0)
+			fprintf(stderr,
+				"clusterctl: usage: clusterctl migrate VM NODE [--wait] [--timeout S]\n");
+		else
+			fprintf(stderr, "clusterctl: '%s' takes no arguments\n", cmd);
 		usage(stderr);
+		return EXIT_USAGE;
+	}
+	if ((wait || timeout_s != 3600) && strcmp(cmd, "migrate") != 0) {
+		fprintf(stderr, "clusterctl: --wait and --timeout go with migrate\n");
 		return EXIT_USAGE;
 	}
 	if (!*path) {
@@ -820,12 +950,23 @@ int main(int argc, char **argv)
 		fprintf(stderr, "clusterctl: out of memory\n");
 		return EXIT_FAILED;
 	}
+	if (strcmp(cmd, "migrate") == 0) {
+		if (strlen(argv[optind + 1]) > 200 || strlen(argv[optind + 2]) > 200) {
+			fprintf(stderr, "clusterctl: VM or node name too long\n");
+			json_object_put(req);
+			return EXIT_USAGE;
+		}
+		json_object_object_add(req, "vm", json_object_new_string(argv[optind + 1]));
+		json_object_object_add(req, "node", json_object_new_string(argv[optind + 2]));
+	}
 	snprintf(request, sizeof(request), "%s\n",
 		 json_object_to_json_string_ext(req, JSON_C_TO_STRING_PLAIN));
 	json_object_put(req);
 	ret = transact(path, request, &line);
 	if (ret == EXIT_OK)
 		ret = print_reply(cmd, line, json);
+	if (ret == EXIT_OK && wait)
+		ret = wait_migration(path, line, timeout_s);
 	free(line);
 	if (fflush(stdout) != 0 || ferror(stdout)) {
 		fprintf(stderr, "clusterctl: write error: %s\n", strerror(errno));

@@ -455,6 +455,7 @@ static void cfg_set_defaults(struct cfg *cfg)
 		.quarantine_s = CFG_DEFAULT_QUARANTINE_S,
 	};
 	snprintf(cfg->libvirt_uri, sizeof(cfg->libvirt_uri), "%s", CFG_DEFAULT_LIBVIRT_URI);
+	snprintf(cfg->libvirt_peer_uri, sizeof(cfg->libvirt_peer_uri), "%s", CFG_DEFAULT_LIBVIRT_PEER_URI);
 	snprintf(cfg->control_socket, sizeof(cfg->control_socket), "%s", CFG_DEFAULT_SOCKET);
 	snprintf(cfg->control_group, sizeof(cfg->control_group), "%s", CFG_DEFAULT_CONTROL_GROUP);
 	snprintf(cfg->admin_group, sizeof(cfg->admin_group), "%s", CFG_DEFAULT_ADMIN_GROUP);
@@ -1166,9 +1167,17 @@ static void parse_fencing(struct loader *ld, const config_setting_t *root)
 		       "of a fence-agents program)");
 }
 
+/* A URI template with exactly one "%s" and no other '%'. */
+static bool peer_uri_valid(const char *s)
+{
+	const char *p = strchr(s, '%');
+
+	return p && p[1] == 's' && !strchr(p + 2, '%') && strchr(s, ':');
+}
+
 static void parse_libvirt(struct loader *ld, const config_setting_t *root)
 {
-	static const char *const keys[] = {"uri", NULL};
+	static const char *const keys[] = {"uri", "peer_uri", NULL};
 	const config_setting_t *g = get_group(ld, root, "", "libvirt", false, "libvirt = { uri = ...; }");
 
 	if (!g)
@@ -1176,6 +1185,10 @@ static void parse_libvirt(struct loader *ld, const config_setting_t *root)
 	check_keys(ld, g, "libvirt", keys);
 	get_string(ld, g, "libvirt", "uri", nonempty_valid, "a libvirt connection URI such as qemu:///system",
 		   ld->cfg->libvirt_uri, sizeof(ld->cfg->libvirt_uri));
+	get_string(ld, g, "libvirt", "peer_uri", peer_uri_valid,
+		   "a libvirt URI template with one %s for the node's management address, such as "
+		   "qemu+tls://%s/system",
+		   ld->cfg->libvirt_peer_uri, sizeof(ld->cfg->libvirt_peer_uri));
 }
 
 static void parse_control(struct loader *ld, const config_setting_t *root)

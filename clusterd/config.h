@@ -24,6 +24,7 @@
 #define CFG_DEFAULT_STATE_DIR              LOCALSTATEDIR "/lib/clusterd"
 #define CFG_DEFAULT_SOCKET                 RUNSTATEDIR "/clusterd/clusterd.sock"
 #define CFG_DEFAULT_LIBVIRT_URI            "qemu:///system"
+#define CFG_DEFAULT_LIBVIRT_PEER_URI       "qemu+tls://%s/system"
 #define CFG_DEFAULT_CONTROL_GROUP          "root"
 #define CFG_DEFAULT_ADMIN_GROUP            "root"
 #define CFG_DEFAULT_NET_HEARTBEAT          true
@@ -128,6 +129,7 @@ struct cfg {
 	struct cfg_migration migration;
 	struct cfg_fencing fencing;
 	char libvirt_uri[1024];
+	char libvirt_peer_uri[1024]; /* another node's libvirt, "%s" = its management address */
 	char control_socket[4096];
 	char control_group[CFG_NAME_MAX]; /* group allowed read commands, default "root" */
 	char admin_group[CFG_NAME_MAX];   /* group allowed changing commands, default "root" */

@@ -4,7 +4,9 @@
  * and the control socket — and logs every state change. Holds no policy of
  * its own: states are derived in cluster.c, actions come with later issues. */
 #include <errno.h>
+#include <stdarg.h>
 #include <grp.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +20,8 @@
 #include "clusterd/daemon.h"
 #include "clusterd/status.h"
 #include "clusterd/virt_link.h"
+#include "migrate/mig_exec.h"
+#include "migrate/mig_job.h"
 #include "common/log.h"
 #include "heartbeat/hb_io.h"
 #include "heartbeat/hb_monitor.h"
@@ -43,6 +47,19 @@ struct cl_daemon {
 	struct cs_client *cs;
 	struct ctl_server *ctl;
 	struct vlink *virt;
+	/* migrations this node runs (it is their source); each is its own
+	 * allocation because its child's callbacks hold its address */
+	struct local_mig *lm[CL_MAX_MIGRATIONS];
+	size_t n_lm;
+	uint64_t tried[CL_MAX_MIGRATIONS]; /* ids started here (ring): never twice */
+	size_t n_tried;
+	/* messages corosync refused for now (flow control), sent before anything else */
+	struct outmsg {
+		uint8_t *buf;
+		size_t len;
+	} outq[64];
+	size_t n_outq;
+	uint32_t mig_counter;
 	size_t n_vms_logged;
 	bool virt_up_logged;
 	usec_t send_retry_at;
@@ -171,6 +188,38 @@ static void refresh_local_view(struct cl_daemon *d, usec_t now)
 		}
 }
 
+/* Multicast now, or queue behind what corosync has refused for now: order is
+ * kept, nothing is dropped (a full queue is an error the caller reports). */
+static int multicast(struct cl_daemon *d, const uint8_t *buf, size_t len)
+{
+	int r = -EAGAIN;
+
+	if (d->n_outq == 0)
+		r = cs_client_send(d->cs, buf, len);
+	if (r != -EAGAIN)
+		return r;
+	if (d->n_outq == sizeof(d->outq) / sizeof(d->outq[0]))
+		return -ENOBUFS;
+	d->outq[d->n_outq].buf = malloc(len);
+	if (!d->outq[d->n_outq].buf)
+		return -ENOMEM;
+	memcpy(d->outq[d->n_outq].buf, buf, len);
+	d->outq[d->n_outq++].len = len;
+	return 0;
+}
+
+static void flush_outq(struct cl_daemon *d)
+{
+	size_t sent = 0;
+
+	while (sent < d->n_outq && cs_client_send(d->cs, d->outq[sent].buf, d->outq[sent].len) != -EAGAIN) {
+		free(d->outq[sent].buf);
+		sent++;
+	}
+	memmove(d->outq, d->outq + sent, (d->n_outq - sent) * sizeof(d->outq[0]));
+	d->n_outq -= sent;
+}
+
 /* Multicast our link view when the cluster state says it is due. */
 static usec_t cluster_prepare(struct ev_loop *loop, usec_t now, void *userdata)
 {
@@ -178,6 +227,11 @@ static usec_t cluster_prepare(struct ev_loop *loop, usec_t now, void *userdata)
 	usec_t next = cl_cluster_next_deadline(d->cluster);
 	int len, r;
 
+	if (d->n_outq) {
+		flush_outq(d);
+		if (d->n_outq)
+			return now + SEND_RETRY_USEC;
+	}
 	if (next > now || now < d->send_retry_at)
 		return next > d->send_retry_at ? next : d->send_retry_at;
 	refresh_local_view(d, now);
@@ -196,6 +250,217 @@ static usec_t cluster_prepare(struct ev_loop *loop, usec_t now, void *userdata)
 		return d->send_retry_at;
 	}
 	return cl_cluster_next_deadline(d->cluster);
+}
+
+/* ---- migrations this node runs ---- */
+
+struct local_mig {
+	struct cl_daemon *d;
+	uint64_t id;
+	struct mig_exec *exec;
+	struct mig_job job;
+	usec_t last_report;
+};
+
+static void report(struct cl_daemon *d, struct local_mig *m, enum clm_mig_state st, const char *reason)
+{
+	struct clm_mig_report rep = {.sender = d->local_id,
+				     .id = m->id,
+				     .state = (uint8_t)st,
+				     .processed = m->job.processed,
+				     .remaining = m->job.remaining,
+				     .total = m->job.total};
+	uint8_t buf[CLM_MIG_STATE_LEN];
+	int len, r;
+
+	if (reason)
+		snprintf(rep.reason, sizeof(rep.reason), "%.*s", CLM_REASON_MAX - 1, reason);
+	len = clm_encode_mig_report(&rep, buf, sizeof(buf));
+	r = len < 0 ? len : multicast(d, buf, (size_t)len);
+	if (r < 0)
+		log_err("migration %llx: cannot report %s: %s", (unsigned long long)m->id,
+			cl_mig_state_name(st), strerror(-r));
+}
+
+static void mig_progress(void *ud, const char *line, usec_t now)
+{
+	struct local_mig *m = ud;
+	unsigned long long p, rem, tot, dirty, it;
+
+	if (sscanf(line, "%llu %llu %llu %llu %llu", &p, &rem, &tot, &dirty, &it) != 5)
+		return;
+	mig_job_progress(&m->job, p, rem, tot, dirty, (uint32_t)it, now);
+	if (now - m->last_report >= USEC_PER_SEC) { /* the cluster hears progress once a second */
+		m->last_report = now;
+		report(m->d, m, CLM_MIG_RUNNING, NULL);
+	}
+}
+
+static void mig_done(void *ud, bool ok, const char *msg, usec_t now)
+{
+	struct local_mig *m = ud;
+	struct cl_daemon *d = m->d;
+	const struct cl_migration *cm = cl_cluster_migration(d->cluster, m->id);
+
+	mig_job_finished(&m->job, ok, msg, now);
+	log_info("migration of %s to %s: %s%s%s", cm ? cm->name : "?", cm ? node_name(d, cm->target) : "?",
+		 ok ? "done" : "failed", ok ? "" : ": ", ok ? "" : m->job.reason);
+	report(d, m, ok ? CLM_MIG_SUCCEEDED : CLM_MIG_FAILED, ok ? NULL : m->job.reason);
+	for (size_t i = 0; i < d->n_lm; i++)
+		if (d->lm[i] == m) {
+			d->lm[i] = d->lm[--d->n_lm];
+			break;
+		}
+	mig_exec_free(m->exec); /* reaped already: just frees */
+	free(m);
+}
+
+static bool tried(struct cl_daemon *d, uint64_t id)
+{
+	for (size_t i = 0; i < d->n_tried && i < CL_MAX_MIGRATIONS; i++)
+		if (d->tried[i] == id)
+			return true;
+	return false;
+}
+
+/* A helper program beside our own executable (a build tree), else where make
+ * install puts it (pkglibexecdir). */
+static void sibling_path(const char *prog, char *buf, size_t len)
+{
+	char self[4096];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+
+	if (n > 0) {
+		char *slash;
+		self[n] = '\0';
+		slash = strrchr(self, '/');
+		if (slash) {
+			snprintf(buf, len, "%.*s/%s", (int)(slash - self), self, prog);
+			if (access(buf, X_OK) == 0)
+				return;
+		}
+	}
+	snprintf(buf, len, "%s/%s", PKGLIBEXECDIR, prog);
+}
+
+static void start_migration(struct cl_daemon *d, const struct cl_migration *cm, usec_t now)
+{
+	int t = cfg_node_by_id(d->cfg, cm->target), mgmt = cfg_network_by_role(d->cfg, CFG_ROLE_MANAGEMENT);
+	int mnet = d->cfg->migration.network;
+	char helper[4200], dest[1200], muri[128], addr[HB_ADDR_STRLEN], bw[32], dt[32];
+	const struct cfg_node *tn = t >= 0 ? &d->cfg->nodes[t] : NULL;
+	struct mig_job_params jp = {.mem_bytes = 0,
+				    .timeout_s_per_gib = d->cfg->migration.timeout_s_per_gib,
+				    .progress_timeout_s = d->cfg->migration.progress_timeout_s};
+	struct local_mig *m;
+	const struct clm_vm *vms;
+	size_t n;
+	bool up, known;
+	int r;
+
+	if (d->n_lm == CL_MAX_MIGRATIONS || tried(d, cm->id))
+		return;
+	d->tried[d->n_tried++ % CL_MAX_MIGRATIONS] = cm->id;
+	m = calloc(1, sizeof(*m));
+	if (!m) {
+		log_err("migration of %s: out of memory", cm->name);
+		return;
+	}
+	*m = (struct local_mig){.d = d, .id = cm->id, .last_report = now};
+	if (cl_cluster_inventory(d->cluster, d->local_id, &vms, &n, &up, &known) == 0)
+		for (size_t i = 0; i < n; i++)
+			if (strcmp(vms[i].uuid, cm->uuid) == 0)
+				jp.mem_bytes = vms[i].mem_kib * 1024;
+	if (!tn || mnet < 0 || !tn->has_addr[mnet] || mgmt < 0 || !tn->has_addr[mgmt] || jp.mem_bytes == 0 ||
+	    mig_job_init(&m->job, &jp) < 0) {
+		const char *why = !tn ? "unknown target"
+				  : mnet < 0 || !tn->has_addr[mnet]
+					  ? "the target has no migration-network address"
+				  : mgmt < 0 || !tn->has_addr[mgmt] ? "the target has no management address"
+								    : "the VM is not running here";
+		log_warn("migration of %s: not started: %s", cm->name, why);
+		report(d, m, CLM_MIG_FAILED, why);
+		free(m);
+		return;
+	}
+	{
+		/* the template has exactly one %s (config validates it): splice, no format string */
+		const char *p = strstr(d->cfg->libvirt_peer_uri, "%s");
+		snprintf(dest, sizeof(dest), "%.*s%s%s", (int)(p - d->cfg->libvirt_peer_uri),
+			 d->cfg->libvirt_peer_uri, hb_addr_str(&tn->addr[mgmt], addr, sizeof(addr)), p + 2);
+	}
+	snprintf(muri, sizeof(muri), "tcp://%s", hb_addr_str(&tn->addr[mnet], addr, sizeof(addr)));
+	snprintf(bw, sizeof(bw), "%u", (d->cfg->migration.bandwidth_mbps + 7) / 8);
+	snprintf(dt, sizeof(dt), "%u", d->cfg->migration.max_downtime_ms);
+	sibling_path("clusterd-migrate-vm", helper, sizeof(helper));
+	{
+		char *argv[20];
+		size_t a = 0;
+
+		argv[a++] = helper;
+		argv[a++] = (char *)"--domain";
+		argv[a++] = (char *)cm->uuid;
+		argv[a++] = (char *)"--source-uri";
+		argv[a++] = d->cfg->libvirt_uri;
+		argv[a++] = (char *)"--dest-uri";
+		argv[a++] = dest;
+		argv[a++] = (char *)"--migrate-uri";
+		argv[a++] = muri;
+		argv[a++] = (char *)"--max-downtime";
+		argv[a++] = dt;
+		if (d->cfg->migration.bandwidth_mbps) {
+			argv[a++] = (char *)"--bandwidth";
+			argv[a++] = bw;
+		}
+		if (d->cfg->migration.auto_converge)
+			argv[a++] = (char *)"--auto-converge";
+		if (d->cfg->migration.postcopy)
+			argv[a++] = (char *)"--postcopy";
+		argv[a] = NULL;
+		r = mig_exec_start(d->loop, argv, mig_done, m, &m->exec);
+	}
+	if (r < 0) {
+		log_err("migration of %s: cannot start %s: %s", cm->name, helper, strerror(-r));
+		report(d, m, CLM_MIG_FAILED, "cannot start the migration helper");
+		free(m);
+		return;
+	}
+	mig_exec_set_progress(m->exec, mig_progress);
+	mig_job_start(&m->job, now);
+	d->lm[d->n_lm++] = m;
+	log_info("migration of %s to %s over %s started", cm->name, tn->name, muri);
+	report(d, m, CLM_MIG_RUNNING, NULL);
+}
+
+/* Start what the replicated table admits and this node is the source of. */
+static void run_admitted(struct cl_daemon *d, usec_t now)
+{
+	const struct cl_migration *migs;
+	size_t n = cl_cluster_migrations(d->cluster, &migs);
+
+	for (size_t i = 0; i < n; i++)
+		if (migs[i].source == d->local_id && migs[i].admitted && migs[i].state == CLM_MIG_REQUESTED &&
+		    !tried(d, migs[i].id))
+			start_migration(d, &migs[i], now);
+}
+
+/* Deadlines of the running migrations (mig_job): abort what overran. */
+static usec_t mig_prepare(struct ev_loop *loop, usec_t now, void *userdata)
+{
+	struct cl_daemon *d = userdata;
+	usec_t next = USEC_INFINITY;
+
+	for (size_t i = 0; i < d->n_lm; i++) {
+		struct local_mig *m = d->lm[i];
+
+		if (mig_job_tick(&m->job, now) == MIG_ACT_ABORT) {
+			log_warn("migration %llx: aborting: %s", (unsigned long long)m->id, m->job.reason);
+			(void)mig_exec_signal(m->exec, SIGUSR1);
+		}
+		if (mig_job_next_deadline(&m->job) < next)
+			next = mig_job_next_deadline(&m->job);
+	}
+	return next;
 }
 
 /* ---- corosync ---- */
@@ -230,6 +495,7 @@ static void cs_membership(void *ud, const uint32_t *members, size_t n, usec_t no
 		off += (size_t)snprintf(buf + off, sizeof(buf) - off, " %s", node_name(d, members[i]));
 	log_info("membership:%s", n ? buf : " (none)");
 	cl_cluster_membership(d->cluster, members, n, now);
+	run_admitted(d, now);
 }
 
 static void cs_quorum(void *ud, const struct cs_quorum *q, usec_t now)
@@ -244,6 +510,7 @@ static void cs_message(void *ud, uint32_t from, const void *data, size_t len, us
 	struct cl_daemon *d = ud;
 
 	(void)cl_cluster_receive(d->cluster, from, data, len, now);
+	run_admitted(d, now);
 }
 
 static void on_cluster_event(const struct cl_event *ev, void *userdata)
@@ -274,6 +541,14 @@ static void on_cluster_event(const struct cl_event *ev, void *userdata)
 		else
 			log_warn("quorum: not quorate: this partition acts on nothing");
 		break;
+	case CL_EV_MIGRATION: {
+		const struct cl_migration *m = cl_cluster_migration(d->cluster, ev->mig_id);
+		if (m)
+			log_info("migration of %s from %s to %s: %s%s%s", m->name, node_name(d, m->source),
+				 node_name(d, m->target), cl_mig_state_name(ev->new_state),
+				 m->reason[0] ? ": " : "", m->reason);
+		break;
+	}
 	case CL_EV_BAD_MESSAGE:
 		i = cfg_node_by_id(d->cfg, ev->node_id);
 		if (i < 0 || d->bad_logged[i] == 0 || ev->now - d->bad_logged[i] >= BAD_MESSAGE_LOG_USEC) {
@@ -309,10 +584,117 @@ READ_HANDLER(ctl_nodes, cl_status_nodes)
 READ_HANDLER(ctl_quorum, cl_status_quorum)
 READ_HANDLER(ctl_links, cl_status_links)
 READ_HANDLER(ctl_vms, cl_status_vms)
+READ_HANDLER(ctl_migrations, cl_status_migrations)
+
+static int fail_req(const char **ret_code, const char *code, char *msg, size_t msglen, const char *fmt, ...)
+	__attribute__((format(printf, 5, 6)));
+static int fail_req(const char **ret_code, const char *code, char *msg, size_t msglen, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, msglen, fmt, ap);
+	va_end(ap);
+	*ret_code = code;
+	return -1;
+}
+
+/* {"cmd":"migrate","vm":NAME,"node":TARGET}: checked against the replicated
+ * state, then multicast; every node adds it in the same order and the
+ * source runs it when the limits admit it (reply: the migration, queued or
+ * requested; follow it with "migrations"). */
+static int ctl_migrate(void *ud, const struct ctl_request *req, struct json_object **ret_data,
+		       const char **ret_code, char *msg, size_t msglen)
+{
+	struct cl_daemon *d = ud;
+	struct json_object *jvm, *jnode;
+	const char *vm, *target;
+	struct clm_migrate m = {.sender = d->local_id};
+	uint8_t buf[CLM_MIGRATE_LEN];
+	const struct cl_migration *migs;
+	size_t found = 0, n;
+	int t, mnet = d->cfg->migration.network, len, r;
+
+	if (!json_object_object_get_ex(req->args, "vm", &jvm) ||
+	    !json_object_is_type(jvm, json_type_string) ||
+	    !json_object_object_get_ex(req->args, "node", &jnode) ||
+	    !json_object_is_type(jnode, json_type_string))
+		return fail_req(ret_code, CTL_EINVAL, msg, msglen,
+				"migrate needs \"vm\" and \"node\" (strings)");
+	vm = json_object_get_string(jvm);
+	target = json_object_get_string(jnode);
+	if (!cl_cluster_is_quorate(d->cluster))
+		return fail_req(ret_code, CTL_ENOTQUORATE, msg, msglen,
+				"this partition is not quorate: nothing is moved");
+	t = cfg_node_by_name(d->cfg, target);
+	if (t < 0)
+		return fail_req(ret_code, CTL_EINVAL, msg, msglen, "no node named '%s'", target);
+	for (size_t i = 0; i < d->cfg->n_nodes; i++) {
+		const struct clm_vm *vms;
+		bool up, known;
+
+		if (cl_cluster_inventory(d->cluster, d->cfg->nodes[i].id, &vms, &n, &up, &known) < 0)
+			continue;
+		for (size_t k = 0; k < n; k++)
+			if (strcmp(vms[k].name, vm) == 0 && vms[k].state == CLM_VM_RUNNING) {
+				found++;
+				m.source = d->cfg->nodes[i].id;
+				memcpy(m.uuid, vms[k].uuid, sizeof(m.uuid));
+			}
+	}
+	if (found == 0)
+		return fail_req(ret_code, CTL_EINVAL, msg, msglen,
+				"no VM named '%s' is running in the cluster", vm);
+	if (found > 1)
+		return fail_req(ret_code, CTL_EINVAL, msg, msglen,
+				"VM '%s' is running on more than one node: not moving it", vm);
+	m.target = d->cfg->nodes[t].id;
+	if (m.target == m.source)
+		return fail_req(ret_code, CTL_EINVAL, msg, msglen, "VM '%s' already runs on %s", vm, target);
+	if (cl_cluster_node_state(d->cluster, m.target) != CL_NODE_ONLINE)
+		return fail_req(ret_code, CTL_EINVAL, msg, msglen,
+				"node %s is %s, not online: it takes no VMs", target,
+				cl_node_state_name(cl_cluster_node_state(d->cluster, m.target)));
+	if (mnet < 0 || !d->cfg->nodes[t].has_addr[mnet] ||
+	    !d->cfg->nodes[cfg_node_by_id(d->cfg, m.source)].has_addr[mnet])
+		return fail_req(ret_code, CTL_EINVAL, msg, msglen,
+				"no migration network between %s and %s (migration.network)",
+				node_name(d, m.source), target);
+	n = cl_cluster_migrations(d->cluster, &migs);
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(migs[i].uuid, m.uuid) == 0 &&
+		    (migs[i].state == CLM_MIG_REQUESTED || migs[i].state == CLM_MIG_RUNNING))
+			return fail_req(ret_code, CTL_EINVAL, msg, msglen,
+					"VM '%s' is already being migrated (to %s)", vm,
+					node_name(d, migs[i].target));
+	snprintf(m.name, sizeof(m.name), "%s", vm);
+	/* unique across the cluster: our start time, a counter, and our node id */
+	m.id = ((time_real_usec() / USEC_PER_SEC) << 32 | ((uint64_t)++d->mig_counter << 12) |
+		(d->local_id & 0xfff));
+	len = clm_encode_migrate(&m, buf, sizeof(buf));
+	r = len < 0 ? len : multicast(d, buf, (size_t)len);
+	if (r < 0)
+		return fail_req(ret_code, CTL_EIO, msg, msglen, "cannot send the request: %s", strerror(-r));
+	*ret_data = json_object_new_object();
+	{
+		char id[24];
+		snprintf(id, sizeof(id), "%llx", (unsigned long long)m.id);
+		json_object_object_add(*ret_data, "id", json_object_new_string(id));
+	}
+	json_object_object_add(*ret_data, "vm", json_object_new_string(vm));
+	json_object_object_add(*ret_data, "source", json_object_new_string(node_name(d, m.source)));
+	json_object_object_add(*ret_data, "target", json_object_new_string(target));
+	json_object_object_add(*ret_data, "state", json_object_new_string("requested"));
+	log_info("migration of %s from %s to %s requested by uid %u", vm, node_name(d, m.source), target,
+		 (unsigned)req->uid);
+	return 0;
+}
 
 static const struct ctl_command commands[] = {
-	{"status", CTL_READ, ctl_status}, {"nodes", CTL_READ, ctl_nodes}, {"quorum", CTL_READ, ctl_quorum},
-	{"links", CTL_READ, ctl_links},   {"vms", CTL_READ, ctl_vms},     {NULL, CTL_READ, NULL},
+	{"status", CTL_READ, ctl_status},     {"nodes", CTL_READ, ctl_nodes},
+	{"quorum", CTL_READ, ctl_quorum},     {"links", CTL_READ, ctl_links},
+	{"vms", CTL_READ, ctl_vms},           {"migrations", CTL_READ, ctl_migrations},
+	{"migrate", CTL_CHANGE, ctl_migrate}, {NULL, CTL_READ, NULL},
 };
 
 static int group_id(const char *name, const char *key, gid_t *ret_gid)
@@ -342,32 +724,12 @@ static void on_inventory(void *ud, const struct clm_vm *vms, size_t n, bool up, 
 	cl_cluster_local_inventory(d->cluster, vms, n, up, now);
 }
 
-/* clusterd-virt beside our own executable (a build tree), else where make
- * install puts it. */
-static void helper_path(char *buf, size_t len)
-{
-	char self[4096];
-	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-
-	if (n > 0) {
-		char *slash;
-		self[n] = '\0';
-		slash = strrchr(self, '/');
-		if (slash) {
-			snprintf(buf, len, "%.*s/clusterd-virt", (int)(slash - self), self);
-			if (access(buf, X_OK) == 0)
-				return;
-		}
-	}
-	snprintf(buf, len, "%s/clusterd-virt", PKGLIBEXECDIR);
-}
-
 static int setup_virt(struct cl_daemon *d)
 {
 	char helper[4200];
 	int r;
 
-	helper_path(helper, sizeof(helper));
+	sibling_path("clusterd-virt", helper, sizeof(helper));
 	r = vlink_new(d->loop, helper, d->cfg->libvirt_uri, on_inventory, d, &d->virt);
 	if (r < 0)
 		log_err("libvirt: cannot start %s: %s", helper, strerror(-r));
@@ -580,6 +942,9 @@ int cl_daemon_new(struct cfg *cfg, struct ev_loop *loop, struct cl_daemon **ret_
 	r = setup_virt(d);
 	if (r < 0)
 		goto fail;
+	r = ev_prepare_add(d->loop, mig_prepare, d);
+	if (r < 0)
+		goto fail;
 	*ret_daemon = d;
 	return 0;
 fail:
@@ -592,6 +957,13 @@ void cl_daemon_free(struct cl_daemon *d)
 {
 	if (!d)
 		return;
+	for (size_t i = 0; i < d->n_lm; i++) {
+		/* the migration itself goes on in libvirtd; we stop following it */
+		mig_exec_free(d->lm[i]->exec);
+		free(d->lm[i]);
+	}
+	for (size_t i = 0; i < d->n_outq; i++)
+		free(d->outq[i].buf);
 	vlink_free(d->virt);
 	ctl_server_free(d->ctl);
 	cs_client_free(d->cs);

@@ -251,6 +251,47 @@ struct json_object *cl_status_vms(const struct cl_status_src *s)
 	return o;
 }
 
+struct json_object *cl_status_migration(const struct cl_status_src *s, const struct cl_migration *m)
+{
+	struct json_object *o = json_object_new_object();
+	char id[24];
+	int pct = -1;
+
+	snprintf(id, sizeof(id), "%llx", (unsigned long long)m->id);
+	if (m->state == CLM_MIG_SUCCEEDED)
+		pct = 100;
+	else if (m->total)
+		pct = (int)(100 - (m->remaining > m->total ? m->total : m->remaining) * 100 / m->total);
+	json_object_object_add(o, "id", json_object_new_string(id));
+	json_object_object_add(o, "vm", json_object_new_string(m->name));
+	json_object_object_add(o, "source", json_object_new_string(node_name(s->cfg, m->source)));
+	json_object_object_add(o, "target", json_object_new_string(node_name(s->cfg, m->target)));
+	json_object_object_add(o, "state",
+			       json_object_new_string(m->state == CLM_MIG_REQUESTED && !m->admitted
+							      ? "queued"
+							      : cl_mig_state_name(m->state)));
+	json_object_object_add(o, "percent", pct < 0 ? NULL : json_object_new_int(pct));
+	json_object_object_add(o, "processed_mib", json_object_new_int64((int64_t)(m->processed >> 20)));
+	json_object_object_add(o, "remaining_mib", json_object_new_int64((int64_t)(m->remaining >> 20)));
+	json_object_object_add(o, "age_s",
+			       json_object_new_int64((int64_t)((s->now - m->requested) / USEC_PER_SEC)));
+	json_object_object_add(o, "reason", m->reason[0] ? json_object_new_string(m->reason) : NULL);
+	return o;
+}
+
+struct json_object *cl_status_migrations(const struct cl_status_src *s)
+{
+	struct json_object *o = json_object_new_object(), *a = json_object_new_array();
+	const struct cl_migration *migs;
+	size_t n = cl_cluster_migrations(s->cluster, &migs);
+
+	for (size_t i = 0; i < n; i++)
+		json_object_array_add(a, cl_status_migration(s, &migs[i]));
+	json_object_object_add(o, "migrations", a);
+	json_object_object_add(o, "max_concurrent", json_object_new_int64(s->cfg->migration.max_concurrent));
+	return o;
+}
+
 struct json_object *cl_status_all(const struct cl_status_src *s)
 {
 	struct json_object *o = json_object_new_object(), *local = json_object_new_object();
@@ -263,6 +304,11 @@ struct json_object *cl_status_all(const struct cl_status_src *s)
 	json_object_object_add(o, "coordinator", coordinator(s, true));
 	json_object_object_add(o, "nodes", node_array(s));
 	json_object_object_add(o, "links_down", link_array(s, true));
-	json_object_object_add(o, "migrations", json_object_new_array());
+	{
+		struct json_object *m = cl_status_migrations(s), *list = NULL;
+		json_object_object_get_ex(m, "migrations", &list);
+		json_object_object_add(o, "migrations", json_object_get(list));
+		json_object_put(m);
+	}
 	return o;
 }

@@ -24,6 +24,9 @@ struct json_object *cl_status_quorum(const struct cl_status_src *s);
 struct json_object *cl_status_nodes(const struct cl_status_src *s);
 struct json_object *cl_status_links(const struct cl_status_src *s);
 struct json_object *cl_status_vms(const struct cl_status_src *s);
+struct json_object *cl_status_migrations(const struct cl_status_src *s);
+/* One migration, as in "migrations" (also the reply to "migrate"). */
+struct json_object *cl_status_migration(const struct cl_status_src *s, const struct cl_migration *m);
 struct json_object *cl_status_all(const struct cl_status_src *s);
 
 #endif

@@ -415,6 +415,11 @@ static const struct bad_case bad_cases[] = {
 	 "invalid value \"wheel users\" (allowed: a group name"},
 	{"libvirt_uri_empty", MINIMAL "libvirt = { uri = \"\"; };\n", 9, "libvirt.uri",
 	 "invalid value \"\" (allowed: a libvirt connection URI"},
+	{"libvirt_peer_uri_no_placeholder",
+	 MINIMAL "libvirt = {\n  peer_uri = \"qemu+tcp://hv2/system\";\n};\n", 10, "libvirt.peer_uri",
+	 "invalid value \"qemu+tcp://hv2/system\" (allowed: a libvirt URI template with one %s"},
+	{"libvirt_peer_uri_two_placeholders", MINIMAL "libvirt = { peer_uri = \"qemu+tcp://%s/%s\"; };\n", 9,
+	 "libvirt.peer_uri", "invalid value \"qemu+tcp://%s/%s\" (allowed:"},
 	{"state_dir_relative", MINIMAL "state_dir = \"var/lib/clusterd\";\n", 9, "state_dir",
 	 "invalid value \"var/lib/clusterd\" (allowed: an absolute directory path)"},
 
@@ -506,6 +511,7 @@ static void assert_documented_defaults(const struct cfg *cfg)
 	assert_int_equal(cfg->fencing.quarantine_window_s, 3600);
 	assert_int_equal(cfg->fencing.quarantine_s, 3600);
 	assert_string_equal(cfg->libvirt_uri, "qemu:///system");
+	assert_string_equal(cfg->libvirt_peer_uri, "qemu+tls://%s/system");
 	assert_string_equal(cfg->control_group, "root");
 	assert_string_equal(cfg->admin_group, "root");
 }
