@@ -366,6 +366,15 @@ void cl_cluster_membership(struct cl_cluster *c, const uint32_t *members, size_t
 	c->have_members = true;
 	c->view_due = true;                        /* newcomers must learn our view */
 	c->inv_due = c->inv[c->local_idx] != NULL; /* … and our VMs */
+	/* a source that left cannot finish (or report) its migrations */
+	for (size_t i = 0; i < c->n_migs; i++) {
+		struct cl_migration *m = &c->migs[i];
+		int src = cfg_node_by_id(c->cfg, m->source);
+
+		if ((m->state == CLM_MIG_REQUESTED || m->state == CLM_MIG_RUNNING) && src >= 0 && !next[src])
+			mig_set(c, m, CLM_MIG_FAILED, "the source node left the membership", now);
+	}
+	admit(c);
 	recompute(c, now);
 }
 

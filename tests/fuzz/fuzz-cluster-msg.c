@@ -66,6 +66,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		free(inv);
 	}
 
+	{
+		struct clm_migrate m;
+		struct clm_mig_report r;
+		uint8_t out[CLM_MIG_STATE_LEN];
+
+		if (clm_decode_migrate(data, size, &m) == 0) {
+			FUZZ_CHECK(clm_encode_migrate(&m, out, sizeof(out)) == (int)size);
+			FUZZ_CHECK(memcmp(out, data, size) == 0);
+		}
+		if (clm_decode_mig_report(data, size, &r) == 0) {
+			FUZZ_CHECK(clm_encode_mig_report(&r, out, sizeof(out)) == (int)size);
+			FUZZ_CHECK(memcmp(out, data, size) == 0);
+		}
+	}
+
 	memcpy(q.members, all, sizeof(all));
 	FUZZ_CHECK(cl_cluster_new(test_cfg(), 1, &c) == 0);
 	cl_cluster_connected(c, true, 1);
@@ -105,7 +120,21 @@ size_t fuzz_seed(unsigned i, uint8_t *buf, size_t cap)
 		len = clm_encode_inventory(&inv, buf, cap);
 		return len > 0 ? (size_t)len : 0;
 	}
-	if (i > 4)
+	if (i == 5) {
+		struct clm_migrate m = {.sender = 2, .id = 7, .source = 1, .target = 3};
+		memset(m.uuid, 'f', 36);
+		m.uuid[8] = m.uuid[13] = m.uuid[18] = m.uuid[23] = '-';
+		snprintf(m.name, sizeof(m.name), "web");
+		len = clm_encode_migrate(&m, buf, cap);
+		return len > 0 ? (size_t)len : 0;
+	}
+	if (i == 6) {
+		struct clm_mig_report r = {
+			.sender = 1, .id = 7, .state = CLM_MIG_RUNNING, .processed = 5, .total = 9};
+		len = clm_encode_mig_report(&r, buf, cap);
+		return len > 0 ? (size_t)len : 0;
+	}
+	if (i > 6)
 		return 0;
 	v.count = (uint16_t)(i * 3);
 	for (uint16_t k = 0; k < v.count; k++)

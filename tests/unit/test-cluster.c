@@ -614,6 +614,148 @@ static void test_vms_running_twice_flagged(void **state)
 	cl_cluster_free(c2);
 }
 
+static void send_msg(struct cl_cluster **to, size_t n, uint32_t from, const uint8_t *buf, int len, int want)
+{
+	assert_true(len > 0);
+	for (size_t i = 0; i < n; i++)
+		assert_int_equal(cl_cluster_receive(to[i], from, buf, (size_t)len, 5), want);
+}
+
+static void request(struct cl_cluster **to, size_t n, uint32_t sender, uint64_t id, uint32_t src,
+		    uint32_t dst, char u)
+{
+	struct clm_migrate m = {.sender = sender, .id = id, .source = src, .target = dst};
+	uint8_t buf[CLM_MIGRATE_LEN];
+
+	memset(m.uuid, u, 36);
+	m.uuid[8] = m.uuid[13] = m.uuid[18] = m.uuid[23] = '-';
+	snprintf(m.name, sizeof(m.name), "vm-%c", u);
+	send_msg(to, n, sender, buf, clm_encode_migrate(&m, buf, sizeof(buf)), 0);
+}
+
+static int report_msg(struct cl_cluster **to, size_t n, uint32_t sender, uint64_t id, uint8_t st,
+		      const char *why)
+{
+	struct clm_mig_report r = {
+		.sender = sender, .id = id, .state = st, .processed = 10, .total = 100, .remaining = 90};
+	uint8_t buf[CLM_MIG_STATE_LEN];
+	int len, ret = 0;
+
+	if (why)
+		snprintf(r.reason, sizeof(r.reason), "%s", why);
+	len = clm_encode_mig_report(&r, buf, sizeof(buf));
+	assert_true(len > 0);
+	for (size_t i = 0; i < n; i++)
+		ret = cl_cluster_receive(to[i], sender, buf, (size_t)len, 6);
+	return ret;
+}
+
+static bool admitted(struct cl_cluster *c, uint64_t id)
+{
+	const struct cl_migration *m = cl_cluster_migration(c, id);
+
+	assert_non_null(m);
+	return m->admitted;
+}
+
+/* Three requests from n1 to n2 with migration.max_concurrent 2 (default):
+ * the first two are admitted, the third waits until one ends; every node
+ * derives the same; only the source may report; a source that leaves fails
+ * its migrations; a repeated request is ignored. */
+static void test_migrations_admission(void **state)
+{
+	const uint32_t all[] = {1, 2, 3}, without1[] = {2, 3};
+	struct cl_cluster *c[N];
+
+	assert_int_equal(cfg->migration.max_concurrent, 2);
+	for (int i = 0; i < N; i++)
+		c[i] = node_up((uint32_t)i + 1, all, N, true, NULL);
+	request(c, N, 3, 100, 1, 2, 'a'); /* asked on n3: any node may ask */
+	request(c, N, 2, 101, 1, 2, 'b');
+	request(c, N, 1, 102, 1, 2, 'c');
+	request(c, N, 1, 103, 3, 2, 'd'); /* into n2 too: n2 already has 2 coming */
+	for (int i = 0; i < N; i++) {
+		assert_true(admitted(c[i], 100));
+		assert_true(admitted(c[i], 101));
+		assert_false(admitted(c[i], 102));
+		assert_false(admitted(c[i], 103));
+	}
+	/* a report from a node that is not the source is refused */
+	assert_int_equal(report_msg(c, N, 2, 100, CLM_MIG_RUNNING, NULL), -EPERM);
+	assert_int_equal(report_msg(c, N, 1, 100, CLM_MIG_RUNNING, NULL), 0);
+	assert_true(admitted(c[0], 101));
+	assert_int_equal(cl_cluster_migration(c[2], 100)->state, CLM_MIG_RUNNING);
+	assert_int_equal(cl_cluster_migration(c[2], 100)->processed, 10);
+	/* one finishes: the next in request order gets its slot */
+	assert_int_equal(report_msg(c, N, 1, 100, CLM_MIG_SUCCEEDED, NULL), 0);
+	for (int i = 0; i < N; i++) {
+		assert_true(admitted(c[i], 102));
+		assert_false(admitted(c[i], 103)); /* n2 still has 101 and 102 coming */
+	}
+	/* finished is final */
+	assert_int_equal(report_msg(c, N, 1, 100, CLM_MIG_RUNNING, NULL), -ESTALE);
+	/* the same request again is ignored */
+	{
+		struct clm_migrate m = {.sender = 1, .id = 101, .source = 1, .target = 2};
+		uint8_t buf[CLM_MIGRATE_LEN];
+		memset(m.uuid, 'b', 36);
+		m.uuid[8] = m.uuid[13] = m.uuid[18] = m.uuid[23] = '-';
+		snprintf(m.name, sizeof(m.name), "vm-b");
+		send_msg(c, N, 1, buf, clm_encode_migrate(&m, buf, sizeof(buf)), -ESTALE);
+	}
+	/* the source leaves: its migrations fail, n3's request into n2 runs */
+	cl_cluster_membership(c[1], without1, 2, 7);
+	assert_int_equal(cl_cluster_migration(c[1], 101)->state, CLM_MIG_FAILED);
+	assert_string_equal(cl_cluster_migration(c[1], 101)->reason, "the source node left the membership");
+	assert_int_equal(cl_cluster_migration(c[1], 102)->state, CLM_MIG_FAILED);
+	assert_true(admitted(c[1], 103));
+	{
+		struct cl_status_src src = {.cfg = cfg, .cluster = c[1], .local_id = 2, .now = 8};
+		struct json_object *o = cl_status_migrations(&src), *a, *m;
+		assert_true(json_object_object_get_ex(o, "migrations", &a));
+		assert_int_equal(json_object_array_length(a), 4);
+		m = json_object_array_get_idx(a, 0);
+		assert_true(json_object_object_get_ex(m, "state", &m));
+		assert_string_equal(json_object_get_string(m), "succeeded");
+		json_object_put(o);
+	}
+	for (int i = 0; i < N; i++)
+		cl_cluster_free(c[i]);
+}
+
+static void test_migration_messages_checked(void **state)
+{
+	struct clm_migrate m = {.sender = 1, .id = 5, .source = 1, .target = 2};
+	struct clm_migrate back;
+	struct clm_mig_report r = {.sender = 1, .id = 5, .state = CLM_MIG_FAILED};
+	struct clm_mig_report rback;
+	uint8_t buf[CLM_MIG_STATE_LEN + 8];
+	int len;
+
+	memset(m.uuid, 'e', 36);
+	m.uuid[8] = m.uuid[13] = m.uuid[18] = m.uuid[23] = '-';
+	snprintf(m.name, sizeof(m.name), "db");
+	len = clm_encode_migrate(&m, buf, sizeof(buf));
+	assert_int_equal(len, CLM_MIGRATE_LEN);
+	assert_int_equal(clm_decode_migrate(buf, (size_t)len, &back), 0);
+	assert_int_equal(back.target, 2);
+	assert_string_equal(back.name, "db");
+	for (int l = 0; l < len; l++)
+		assert_true(clm_decode_migrate(buf, (size_t)l, &back) < 0);
+	buf[CLM_HEADER_LEN + 60] = 0; /* name cut: still valid ("db") but reserved bytes must be 0 */
+	buf[CLM_HEADER_LEN + 120] = 1;
+	assert_int_equal(clm_decode_migrate(buf, (size_t)len, &back), -EBADMSG);
+	m.target = m.source; /* to itself */
+	assert_int_equal(clm_encode_migrate(&m, buf, sizeof(buf)), -EINVAL);
+	snprintf(r.reason, sizeof(r.reason), "no progress for 60 s");
+	len = clm_encode_mig_report(&r, buf, sizeof(buf));
+	assert_int_equal(len, CLM_MIG_STATE_LEN);
+	assert_int_equal(clm_decode_mig_report(buf, (size_t)len, &rback), 0);
+	assert_string_equal(rback.reason, "no progress for 60 s");
+	buf[CLM_HEADER_LEN + 8] = 9; /* state out of range */
+	assert_int_equal(clm_decode_mig_report(buf, (size_t)len, &rback), -EBADMSG);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -631,6 +773,8 @@ int main(void)
 		cmocka_unit_test(test_inventory_replicates),
 		cmocka_unit_test(test_inventory_bad_messages),
 		cmocka_unit_test(test_vms_running_twice_flagged),
+		cmocka_unit_test(test_migrations_admission),
+		cmocka_unit_test(test_migration_messages_checked),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
