@@ -32,9 +32,26 @@ expect_fail n2 "already runs on n1" migrate vm1 n1
 out=$(it_ctl n2 migrate vm1 2>&1)
 [ $? = 2 ] || sb_fail "clusterctl migrate with one argument should be a usage error: $out"
 
+# byte counters of every node's interface on a network, summed
+net_total() {
+	local n rx tx sum=0
+	for n in $(sb_nodes); do
+		read -r rx tx < <(sb net-bytes "$n" "$1") || sb_fail "no counters for $n/$1"
+		sum=$((sum + rx + tx))
+	done
+	echo $sum
+}
+
 mark=$(sb_guest_lines n2 vm1)
 read -r last_src _ < <(sb_guest_tick n1 vm1)
+mig0=$(net_total migration) mgmt0=$(net_total management)
 out=$(it_ctl n2 migrate vm1 n2 --wait 2>&1) || sb_fail "clusterctl migrate vm1 n2 --wait failed: $out"
+mig_mib=$((($(net_total migration) - mig0) >> 20)) mgmt_mib=$((($(net_total management) - mgmt0) >> 20))
+echo "  bytes during the migration: migration network $mig_mib MiB, management network $mgmt_mib MiB"
+# the guest's RAM (128 MiB, less zero pages QEMU skips) crosses the migration
+# network; the management network carries only libvirt's control and heartbeats
+[ "$mig_mib" -ge 64 ] || sb_fail "only $mig_mib MiB crossed the migration network"
+[ "$mgmt_mib" -le 8 ] || sb_fail "$mgmt_mib MiB crossed the management network: the stream went the wrong way"
 echo "$out" | sed 's/^/  /'
 grep -q 'succeeded' <<<"$out" || sb_fail "--wait did not report success: $out"
 
