@@ -713,12 +713,31 @@ static int cmd_status(struct json_object *d)
 			printf("  %s -> %s on %s\n", str(l, "from"), str(l, "to"), str(l, "network"));
 		}
 	}
-	if (!migs || !json_object_is_type(migs, json_type_array))
+	if (!migs || !json_object_is_type(migs, json_type_array)) {
 		printf("Migrations:   ?\n");
-	else if (arr_len(migs) == 0)
-		printf("Migrations:   none\n");
-	else
-		printf("Migrations:   %zu in progress\n", arr_len(migs));
+	} else {
+		struct table t = {.ncols = 7};
+		size_t active = 0;
+
+		table_add(&t, "ID", "VM", "FROM", "TO", "STATE", "PROGRESS", "REASON");
+		for (size_t i = 0; i < arr_len(migs); i++) {
+			struct json_object *m = arr_get(migs, i);
+			const char *st = str(m, "state");
+
+			if (strcmp(st, "succeeded") != 0 && strcmp(st, "failed") != 0) {
+				mig_row(&t, m);
+				active++;
+			}
+		}
+		if (active) {
+			printf("Migrations:   %zu in progress\n", active);
+			table_print(&t, "  ");
+		} else {
+			printf("Migrations:   none in progress (%zu finished: clusterctl migrations)\n",
+			       arr_len(migs));
+		}
+		table_free(&t);
+	}
 	return EXIT_OK;
 }
 
