@@ -92,3 +92,13 @@ it_quorum_agrees() {
 	echo "$qt" >&2
 	sb_fail "$node: clusterctl quorum says '$got', corosync-quorumtool says '$want'"
 }
+
+# it_require_libvirt: skip (77, saying why) unless libvirt, corosync and a
+# QEMU >= 9 (bookworm-backports: 7.2 loses dirty pages of TCG guests) are here
+it_require_libvirt() {
+	local v
+	sb_require_cmd jq libvirtd virsh qemu-system-x86_64 corosync
+	v=$(qemu-system-x86_64 --version 2>/dev/null | sed -n 's/^QEMU emulator version \([0-9]*\).*/\1/p')
+	[ "${v:-0}" -ge 9 ] ||
+		sb_skip "QEMU >= 9 from bookworm-backports is not installed (have: ${v:-none}); run tests/deps.sh"
+}

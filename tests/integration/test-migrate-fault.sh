@@ -6,9 +6,7 @@
 # memory errors), nothing runs on the target, and the table says failed on
 # every node. A failed migration never loses the VM.
 . "$(dirname "$0")/lib.sh"
-sb_require_cmd jq libvirtd virsh qemu-system-x86_64 corosync
-v=$(qemu-system-x86_64 --version 2>/dev/null | sed -n 's/^QEMU emulator version \([0-9]*\).*/\1/p')
-[ "${v:-0}" -ge 9 ] || sb_skip "QEMU >= 9 from bookworm-backports is not installed (have: ${v:-none}); run tests/deps.sh"
+it_require_libvirt
 
 sb_up --nodes 2 --libvirt
 # a guest that keeps dirtying memory fast: the migration takes a while

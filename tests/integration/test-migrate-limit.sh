@@ -5,9 +5,7 @@
 # replicated table all along, never more than the limit run at once, the
 # others wait as "queued", the limit is reached, and all three arrive.
 . "$(dirname "$0")/lib.sh"
-sb_require_cmd jq libvirtd virsh qemu-system-x86_64 corosync
-v=$(qemu-system-x86_64 --version 2>/dev/null | sed -n 's/^QEMU emulator version \([0-9]*\).*/\1/p')
-[ "${v:-0}" -ge 9 ] || sb_skip "QEMU >= 9 from bookworm-backports is not installed (have: ${v:-none}); run tests/deps.sh"
+it_require_libvirt
 
 for limit in 1 2; do
 	MIG_SETTINGS="max_concurrent = $limit;" sb_up --nodes 2 --libvirt

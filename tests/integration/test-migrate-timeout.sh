@@ -7,9 +7,7 @@
 # migration fails saying why, the VM keeps running on its source, untouched,
 # and nothing runs on the target.
 . "$(dirname "$0")/lib.sh"
-sb_require_cmd jq libvirtd virsh qemu-system-x86_64 corosync
-v=$(qemu-system-x86_64 --version 2>/dev/null | sed -n 's/^QEMU emulator version \([0-9]*\).*/\1/p')
-[ "${v:-0}" -ge 9 ] || sb_skip "QEMU >= 9 from bookworm-backports is not installed (have: ${v:-none}); run tests/deps.sh"
+it_require_libvirt
 
 MIG_SETTINGS="timeout_s_per_gib = 2; auto_converge = false; bandwidth_mbps = 8;" sb_up --nodes 2 --libvirt
 sb guest-start n1 vm1 --mem 128 --dirty-mb 32 --dirty-rate 0 || sb_fail "guest-start failed"

@@ -7,9 +7,7 @@
 # agree on every node. Bad requests get clear errors and exit codes; then it
 # goes back to n1.
 . "$(dirname "$0")/lib.sh"
-sb_require_cmd jq libvirtd virsh qemu-system-x86_64 corosync
-v=$(qemu-system-x86_64 --version 2>/dev/null | sed -n 's/^QEMU emulator version \([0-9]*\).*/\1/p')
-[ "${v:-0}" -ge 9 ] || sb_skip "QEMU >= 9 from bookworm-backports is not installed (have: ${v:-none}); run tests/deps.sh"
+it_require_libvirt
 
 sb_up --nodes 2 --libvirt
 sb guest-start n1 vm1 --mem 128 --dirty-mb 32 --dirty-rate 50 || sb_fail "guest-start failed"
