@@ -46,20 +46,16 @@ static bool key_ok(const char *k)
 /* keep the last FENCE_OUTPUT_MAX-1 bytes */
 static void keep_tail(struct fence_run *r, const char *buf, size_t n)
 {
-	size_t cap = sizeof(r->out) - 1;
+	size_t cap = sizeof(r->out) - 1, take = n < cap ? n : cap;
 
-	if (n >= cap) {
-		memcpy(r->out, buf + n - cap, cap);
-		r->len = cap;
-		return;
-	}
-	if (r->len + n > cap) {
-		size_t drop = r->len + n - cap;
+	buf += n - take; /* of a long piece only its end matters */
+	if (r->len + take > cap) {
+		size_t drop = r->len + take - cap;
 		memmove(r->out, r->out + drop, r->len - drop);
 		r->len -= drop;
 	}
-	memcpy(r->out + r->len, buf, n);
-	r->len += n;
+	memcpy(r->out + r->len, buf, take);
+	r->len += take;
 }
 
 static void on_output(struct ev_loop *loop, struct ev_io *io, int fd, uint32_t events, usec_t now, void *ud)
