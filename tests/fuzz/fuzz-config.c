@@ -12,18 +12,26 @@
 #include "clusterd/config.h"
 #include "tests/fuzz/fuzz.h"
 
+static char key_file[64];
+
+static void remove_key(void)
+{
+	unlink(key_file);
+}
+
 static const char *key_path(void)
 {
-	static char path[64];
+	char *path = key_file;
 
 	if (!path[0]) {
 		FILE *f;
 
-		snprintf(path, sizeof(path), "/tmp/clusterd-fuzz-config-%d.key", (int)getpid());
+		snprintf(path, sizeof(key_file), "/tmp/clusterd-fuzz-config-%d.key", (int)getpid());
 		f = fopen(path, "w");
 		FUZZ_CHECK(f != NULL);
 		fputs("0123456789abcdef0123456789abcdef0123456789abcdef", f);
 		fclose(f);
+		atexit(remove_key); /* leave nothing behind in /tmp */
 	}
 	return path;
 }
