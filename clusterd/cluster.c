@@ -38,6 +38,7 @@ struct cl_cluster {
 
 	struct cl_migration migs[CL_MAX_MIGRATIONS];
 	size_t n_migs;
+	struct cl_admin admin[CFG_MAX_NODES];
 
 	/* derived */
 	enum cl_node_state state[CFG_MAX_NODES];
@@ -61,8 +62,8 @@ const char *cl_mig_state_name(enum clm_mig_state s)
  * every node, so no two sources race for a target's slots. O(migs x nodes). */
 static void admit(struct cl_cluster *c)
 {
-	uint32_t out[CFG_MAX_NODES] = {0}, in[CFG_MAX_NODES] = {0};
-	uint32_t max = c->cfg->migration.max_concurrent;
+	uint32_t out[CFG_MAX_NODES] = {0}, in[CFG_MAX_NODES] = {0}, all = 0;
+	uint32_t max = c->cfg->migration.max_concurrent, max_all = c->cfg->migration.max_cluster;
 
 	for (size_t i = 0; i < c->n_migs; i++) {
 		struct cl_migration *m = &c->migs[i];
@@ -74,17 +75,20 @@ static void admit(struct cl_cluster *c)
 		if (m->state == CLM_MIG_RUNNING) {
 			out[s]++;
 			in[t]++;
+			all++;
 		}
 	}
 	for (size_t i = 0; i < c->n_migs; i++) {
 		struct cl_migration *m = &c->migs[i];
 		int s = cfg_node_by_id(c->cfg, m->source), t = cfg_node_by_id(c->cfg, m->target);
 
-		if (m->state != CLM_MIG_REQUESTED || s < 0 || t < 0 || out[s] >= max || in[t] >= max)
+		if (m->state != CLM_MIG_REQUESTED || s < 0 || t < 0 || out[s] >= max || in[t] >= max ||
+		    (max_all && all >= max_all))
 			continue;
 		m->admitted = true;
 		out[s]++;
 		in[t]++;
+		all++;
 	}
 }
 
@@ -452,6 +456,8 @@ static int receive_migrate(struct cl_cluster *c, uint32_t from, const void *buf,
 				   .source = m.source,
 				   .target = m.target,
 				   .state = CLM_MIG_REQUESTED,
+				   .drain = m.drain,
+				   .eta_s = -1,
 				   .requested = now,
 				   .updated = now};
 	memcpy(e->uuid, m.uuid, sizeof(e->uuid));
@@ -486,6 +492,9 @@ static int receive_mig_report(struct cl_cluster *c, uint32_t from, const void *b
 	e->processed = m.processed;
 	e->remaining = m.remaining;
 	e->total = m.total;
+	e->dirty_rate = m.dirty_rate;
+	e->iteration = m.iteration;
+	e->eta_s = m.eta_s;
 	mig_set(c, e, (enum clm_mig_state)m.state, m.reason[0] ? m.reason : NULL, now);
 	admit(c);
 	return 0;
@@ -527,8 +536,20 @@ static int receive_inventory(struct cl_cluster *c, size_t x, uint32_t from, cons
 	return 0;
 }
 
+/* Free memory changes all the time; re-multicast it only when it moved by
+ * more than this (placement needs the rough figure, not every page). */
+#define HOST_MEM_SLACK_KIB (64 * 1024)
+
+static bool host_changed(const struct clm_inventory *inv, uint64_t free_kib, uint32_t cpus)
+{
+	uint64_t d =
+		inv->host_free_kib > free_kib ? inv->host_free_kib - free_kib : free_kib - inv->host_free_kib;
+	return inv->host_cpus != cpus || d > HOST_MEM_SLACK_KIB ||
+	       (free_kib == 0) != (inv->host_free_kib == 0);
+}
+
 void cl_cluster_local_inventory(struct cl_cluster *c, const struct clm_vm *vms, size_t n, bool libvirt_up,
-				usec_t now)
+				uint64_t host_free_kib, uint32_t host_cpus, usec_t now)
 {
 	struct clm_inventory *inv = c->inv[c->local_idx];
 
@@ -538,12 +559,14 @@ void cl_cluster_local_inventory(struct cl_cluster *c, const struct clm_vm *vms, 
 			return;
 		c->inv[c->local_idx] = inv;
 		inv->sender = c->local_id;
-	} else if (inv->libvirt_up == libvirt_up &&
+	} else if (inv->libvirt_up == libvirt_up && !host_changed(inv, host_free_kib, host_cpus) &&
 		   inv->count == (n > CLM_MAX_INV_ENTRIES ? CLM_MAX_INV_ENTRIES : n) &&
 		   (inv->count == 0 || memcmp(inv->vms, vms, inv->count * sizeof(*vms)) == 0)) {
 		return; /* nothing changed */
 	}
 	inv->libvirt_up = libvirt_up;
+	inv->host_free_kib = host_free_kib;
+	inv->host_cpus = host_cpus;
 	inv->count = (uint16_t)(n > CLM_MAX_INV_ENTRIES ? CLM_MAX_INV_ENTRIES : n);
 	if (inv->count) /* vms may be NULL when n is 0 */
 		memcpy(inv->vms, vms, inv->count * sizeof(*vms));
@@ -566,6 +589,91 @@ int cl_cluster_inventory(const struct cl_cluster *c, uint32_t node_id, const str
 	return 0;
 }
 
+void cl_cluster_host(const struct cl_cluster *c, uint32_t node_id, uint64_t *ret_free_kib, uint32_t *ret_cpus)
+{
+	int x = cfg_node_by_id(c->cfg, node_id);
+	const struct clm_inventory *inv = x >= 0 ? c->inv[x] : NULL;
+
+	*ret_free_kib = inv && inv->libvirt_up ? inv->host_free_kib : 0;
+	*ret_cpus = inv && inv->libvirt_up ? inv->host_cpus : 0;
+}
+
+static const char *const admin_names[] = {"none", "draining", "drained"};
+
+const char *cl_admin_name(enum clm_admin s)
+{
+	return (unsigned)s < sizeof(admin_names) / sizeof(admin_names[0]) ? admin_names[s] : "?";
+}
+
+struct cl_admin cl_cluster_admin(const struct cl_cluster *c, uint32_t node_id)
+{
+	int x = cfg_node_by_id(c->cfg, node_id);
+	struct cl_admin none = {.state = CLM_ADMIN_NONE};
+
+	return x < 0 ? none : c->admin[x];
+}
+
+bool cl_cluster_accepts_vms(const struct cl_cluster *c, uint32_t node_id)
+{
+	int x = cfg_node_by_id(c->cfg, node_id);
+
+	return x >= 0 && c->state[x] == CL_NODE_ONLINE && c->admin[x].state == CLM_ADMIN_NONE && c->inv[x] &&
+	       c->inv[x]->libvirt_up;
+}
+
+/* A node's admin register (see CLM_ADMIN): newer versions win; a conditional
+ * one applies only on the version it was based on. Stale ones are normal
+ * (re-sent registers, races with an admin) and are dropped silently. Ending
+ * a drain (abort, or undrain) fails the drain's queued migrations here, in
+ * CPG order, so no source starts one after the abort; running ones are
+ * aborted by their source, which sees the same event. */
+static int receive_admin(struct cl_cluster *c, uint32_t from, const void *buf, size_t len, usec_t now)
+{
+	struct clm_admin_msg m;
+	struct cl_admin *a;
+	enum clm_admin old;
+	uint64_t old_drain;
+	int x, r = clm_decode_admin(buf, len, &m);
+
+	if (r < 0)
+		return reject(c, from, "malformed admin state", r, now);
+	x = cfg_node_by_id(c->cfg, m.node);
+	if (x < 0)
+		return reject(c, from, "admin state of a node not in our config", -EBADMSG, now);
+	a = &c->admin[x];
+	if (m.version <= a->version || (m.if_version && m.if_version != a->version))
+		return -ESTALE;
+	old = a->state;
+	old_drain = a->drain;
+	a->version = m.version;
+	a->state = (enum clm_admin)m.state;
+	a->drain = m.state == CLM_ADMIN_NONE ? 0 : m.drain;
+	a->blocked = m.flags & CLM_ADM_BLOCKED;
+	snprintf(a->reason, sizeof(a->reason), "%s", m.reason);
+	if (old != a->state)
+		a->since = now;
+	if (old == CLM_ADMIN_DRAINING && a->drain != old_drain) {
+		for (size_t i = 0; i < c->n_migs; i++)
+			if (c->migs[i].drain == old_drain && c->migs[i].state == CLM_MIG_REQUESTED)
+				mig_set(c, &c->migs[i], CLM_MIG_FAILED,
+					a->state == CLM_ADMIN_NONE ? "the drain was aborted"
+								   : "the drain was restarted",
+					now);
+		admit(c);
+	}
+	{
+		struct cl_event ev = {.kind = CL_EV_ADMIN,
+				      .node_id = m.node,
+				      .old_state = (int)old,
+				      .new_state = (int)a->state,
+				      .reason = a->reason,
+				      .mig_id = old_drain,
+				      .now = now};
+		fire(c, &ev);
+	}
+	return 0;
+}
+
 int cl_cluster_receive(struct cl_cluster *c, uint32_t from, const void *buf, size_t len, usec_t now)
 {
 	struct clm_link_view *v;
@@ -580,7 +688,8 @@ int cl_cluster_receive(struct cl_cluster *c, uint32_t from, const void *buf, siz
 		return reject(c, from, "malformed message header", r, now);
 	if (sender != from)
 		return reject(c, from, "sender field does not match the CPG sender", -EBADMSG, now);
-	if (type != CLM_LINK_VIEW && type != CLM_INVENTORY && type != CLM_MIGRATE && type != CLM_MIG_STATE)
+	if (type != CLM_LINK_VIEW && type != CLM_INVENTORY && type != CLM_MIGRATE && type != CLM_MIG_STATE &&
+	    type != CLM_ADMIN)
 		return reject(c, from, "unknown message type (ignored)", -ENOMSG, now);
 	x = cfg_node_by_id(c->cfg, from);
 	if (x < 0)
@@ -590,6 +699,8 @@ int cl_cluster_receive(struct cl_cluster *c, uint32_t from, const void *buf, siz
 		return receive_migrate(c, from, buf, len, now);
 	if (type == CLM_MIG_STATE)
 		return receive_mig_report(c, from, buf, len, now);
+	if (type == CLM_ADMIN)
+		return receive_admin(c, from, buf, len, now);
 	if (x == c->local_idx)
 		return 0; /* our own, in total order: ours is already current */
 	if (type == CLM_INVENTORY)

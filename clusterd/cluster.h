@@ -41,7 +41,14 @@
  */
 enum cl_node_state { CL_NODE_UNKNOWN = 0, CL_NODE_ONLINE, CL_NODE_DEGRADED, CL_NODE_FAILED };
 
-enum cl_event_kind { CL_EV_NODE, CL_EV_COORDINATOR, CL_EV_QUORUM, CL_EV_BAD_MESSAGE, CL_EV_MIGRATION };
+enum cl_event_kind {
+	CL_EV_NODE,
+	CL_EV_COORDINATOR,
+	CL_EV_QUORUM,
+	CL_EV_BAD_MESSAGE,
+	CL_EV_MIGRATION,
+	CL_EV_ADMIN, /* node_id's admin state: old/new_state (enum clm_admin), reason */
+};
 
 struct cl_event {
 	enum cl_event_kind kind;
@@ -78,8 +85,23 @@ struct cl_migration {
 	enum clm_mig_state state;
 	bool admitted; /* REQUESTED and within migration.max_concurrent (derived, same on every node) */
 	uint64_t processed, remaining, total;
+	uint64_t dirty_rate; /* bytes/s */
+	uint32_t iteration;
+	int32_t eta_s; /* -1 unknown */
 	char reason[CLM_REASON_MAX];
+	uint64_t drain; /* the drain that ordered it, 0: an admin's migrate */
 	usec_t requested, updated;
+};
+
+/* A node's administrative state (replicated, last writer wins; see
+ * CLM_ADMIN in cluster_msg.h). Orthogonal to its health state. */
+struct cl_admin {
+	enum clm_admin state;
+	uint64_t version; /* 0: never set */
+	uint64_t drain;   /* DRAINING/DRAINED: the drain's id */
+	bool blocked;     /* DRAINING, but the coordinator can move nothing more */
+	char reason[CLM_REASON_MAX];
+	usec_t since; /* when state last changed here */
 };
 
 struct cl_cluster;
@@ -101,7 +123,7 @@ void cl_cluster_local_link(struct cl_cluster *c, uint32_t peer, uint8_t link, co
  * is not connected (the list is then unknown, not empty). A change makes our
  * inventory due to be multicast. At most CLM_MAX_INV_ENTRIES are kept. */
 void cl_cluster_local_inventory(struct cl_cluster *c, const struct clm_vm *vms, size_t n, bool libvirt_up,
-				usec_t now);
+				uint64_t host_free_kib, uint32_t host_cpus, usec_t now);
 /* A message delivered by CPG (ours included). 0, or -errno for a message
  * that was rejected (a CL_EV_BAD_MESSAGE event says why); never fatal. */
 int cl_cluster_receive(struct cl_cluster *c, uint32_t from, const void *buf, size_t len, usec_t now);
@@ -136,6 +158,15 @@ int cl_cluster_link(const struct cl_cluster *c, uint32_t from, uint32_t to, uint
  * -ENOENT for an unknown node. */
 int cl_cluster_inventory(const struct cl_cluster *c, uint32_t node_id, const struct clm_vm **ret_vms,
 			 size_t *ret_n, bool *ret_libvirt_up, bool *ret_known);
+/* A member's host capacity as its last inventory said (0s: unknown). */
+void cl_cluster_host(const struct cl_cluster *c, uint32_t node_id, uint64_t *ret_free_kib,
+		     uint32_t *ret_cpus);
+
+/* A node's admin state; a zeroed one (NONE, version 0) for unknown ids. */
+struct cl_admin cl_cluster_admin(const struct cl_cluster *c, uint32_t node_id);
+const char *cl_admin_name(enum clm_admin s); /* "none", "draining", "drained" */
+/* May node_id take VMs now: ONLINE, admin NONE, libvirt connected there. */
+bool cl_cluster_accepts_vms(const struct cl_cluster *c, uint32_t node_id);
 
 /* The migrations table, in request order. */
 size_t cl_cluster_migrations(const struct cl_cluster *c, const struct cl_migration **ret_migs);

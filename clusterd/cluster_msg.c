@@ -143,6 +143,8 @@ int clm_encode_inventory(const struct clm_inventory *v, uint8_t *buf, size_t cap
 	put_u32(buf + 16, v->generation);
 	put_u16(buf + 20, v->count);
 	buf[22] = v->libvirt_up ? CLM_INV_LIBVIRT_UP : 0;
+	put_u64(buf + 24, v->host_free_kib);
+	put_u32(buf + 32, v->host_cpus);
 	p = buf + CLM_HEADER_LEN + CLM_INV_HEADER_LEN;
 	for (uint16_t i = 0; i < v->count; i++, p += CLM_INV_ENTRY_LEN) {
 		const struct clm_vm *m = &v->vms[i];
@@ -176,10 +178,12 @@ int clm_decode_inventory(const uint8_t *buf, size_t len, struct clm_inventory *r
 		goto out;
 	v->generation = get_u32(buf + 16);
 	v->count = get_u16(buf + 20);
-	if ((buf[22] & ~CLM_INV_LIBVIRT_UP) != 0 || buf[23] != 0 || v->count > CLM_MAX_INV_ENTRIES ||
-	    inv_len(v->count) != len)
+	if ((buf[22] & ~CLM_INV_LIBVIRT_UP) != 0 || buf[23] != 0 || get_u32(buf + 36) != 0 ||
+	    v->count > CLM_MAX_INV_ENTRIES || inv_len(v->count) != len)
 		goto out;
 	v->libvirt_up = buf[22] & CLM_INV_LIBVIRT_UP;
+	v->host_free_kib = get_u64(buf + 24);
+	v->host_cpus = get_u32(buf + 32);
 	p = buf + CLM_HEADER_LEN + CLM_INV_HEADER_LEN;
 	for (uint16_t i = 0; i < v->count; i++, p += CLM_INV_ENTRY_LEN) {
 		struct clm_vm *m = &v->vms[i];
@@ -228,6 +232,7 @@ int clm_encode_migrate(const struct clm_migrate *m, uint8_t *buf, size_t cap)
 	put_u32(p + 12, m->target);
 	memcpy(p + 16, m->uuid, CLM_VM_UUID_LEN - 1);
 	memcpy(p + 53, m->name, strnlen(m->name, CLM_VM_NAME_MAX));
+	put_u64(p + 124, m->drain);
 	return CLM_MIGRATE_LEN;
 }
 
@@ -251,6 +256,7 @@ int clm_decode_migrate(const uint8_t *buf, size_t len, struct clm_migrate *ret)
 		return -EBADMSG;
 	memcpy(m.uuid, p + 16, CLM_VM_UUID_LEN);
 	memcpy(m.name, p + 53, CLM_VM_NAME_MAX);
+	m.drain = get_u64(p + 124);
 	*ret = m;
 	return 0;
 }
@@ -272,6 +278,9 @@ int clm_encode_mig_report(const struct clm_mig_report *m, uint8_t *buf, size_t c
 	put_u64(p + 24, m->remaining);
 	put_u64(p + 32, m->total);
 	memcpy(p + 40, m->reason, strnlen(m->reason, CLM_REASON_MAX));
+	put_u64(p + 208, m->dirty_rate);
+	put_u32(p + 216, m->iteration);
+	put_u32(p + 220, (uint32_t)m->eta_s);
 	return CLM_MIG_STATE_LEN;
 }
 
@@ -296,6 +305,60 @@ int clm_decode_mig_report(const uint8_t *buf, size_t len, struct clm_mig_report 
 	m.processed = get_u64(p + 16);
 	m.remaining = get_u64(p + 24);
 	m.total = get_u64(p + 32);
+	memcpy(m.reason, p + 40, rl);
+	m.dirty_rate = get_u64(p + 208);
+	m.iteration = get_u32(p + 216);
+	m.eta_s = (int32_t)get_u32(p + 220);
+	if (m.eta_s < -1)
+		return -EBADMSG;
+	*ret = m;
+	return 0;
+}
+
+int clm_encode_admin(const struct clm_admin_msg *m, uint8_t *buf, size_t cap)
+{
+	uint8_t *p = buf + CLM_HEADER_LEN;
+
+	if (!m || !buf || !m->sender || !m->node || m->state > CLM_ADMIN_DRAINED || !m->version ||
+	    (m->flags & ~CLM_ADM_FLAGS_ALL) || strnlen(m->reason, CLM_REASON_MAX) == CLM_REASON_MAX)
+		return -EINVAL;
+	if (cap < CLM_ADMIN_LEN)
+		return -EMSGSIZE;
+	memset(buf, 0, CLM_ADMIN_LEN);
+	put_header(buf, CLM_ADMIN, CLM_ADMIN_LEN, m->sender);
+	put_u32(p, m->node);
+	p[4] = m->state;
+	p[5] = m->flags;
+	put_u64(p + 8, m->version);
+	put_u64(p + 16, m->if_version);
+	put_u64(p + 24, m->drain);
+	memcpy(p + 40, m->reason, strnlen(m->reason, CLM_REASON_MAX));
+	return CLM_ADMIN_LEN;
+}
+
+int clm_decode_admin(const uint8_t *buf, size_t len, struct clm_admin_msg *ret)
+{
+	struct clm_admin_msg m = {0};
+	const uint8_t *p = buf + CLM_HEADER_LEN;
+	uint8_t type;
+	size_t rl;
+	int r = clm_peek(buf, len, &type, &m.sender);
+
+	if (r < 0)
+		return r;
+	if (type != CLM_ADMIN || len != CLM_ADMIN_LEN)
+		return -EBADMSG;
+	m.node = get_u32(p);
+	m.state = p[4];
+	m.flags = p[5];
+	m.version = get_u64(p + 8);
+	m.if_version = get_u64(p + 16);
+	m.drain = get_u64(p + 24);
+	rl = strnlen((const char *)p + 40, CLM_REASON_MAX);
+	if (!m.node || m.state > CLM_ADMIN_DRAINED || (m.flags & ~CLM_ADM_FLAGS_ALL) || !m.version ||
+	    !zeros(p + 6, 2) || !zeros(p + 32, 8) || rl == CLM_REASON_MAX ||
+	    !zeros(p + 40 + rl, CLM_REASON_MAX - rl))
+		return -EBADMSG;
 	memcpy(m.reason, p + 40, rl);
 	*ret = m;
 	return 0;

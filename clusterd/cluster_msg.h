@@ -32,12 +32,14 @@
 
 /*
  * CLM_INVENTORY body: u32 generation, u16 count, u8 flags (CLM_INV_*),
- * u8 reserved (0), then count entries of CLM_INV_ENTRY_LEN (124) bytes:
+ * u8 reserved (0), u64 host_free_kib (memory free for new domains on the
+ * sender's host), u32 host_cpus, u32 reserved (0), then count entries of
+ * CLM_INV_ENTRY_LEN (124) bytes:
  *   name[64] (NUL-padded, NUL-terminated), uuid[37] (canonical text,
  *   NUL-terminated), u8 state (enum clm_vm_state), u8 flags (CLM_VM_*),
  *   u8 reserved[5] (0), u32 vcpus, u64 mem_kib, u32 reserved (0)
  */
-#define CLM_INV_HEADER_LEN  8
+#define CLM_INV_HEADER_LEN  24
 #define CLM_INV_ENTRY_LEN   124
 #define CLM_MAX_INV_ENTRIES 256
 #define CLM_INV_LIBVIRT_UP  0x01 /* the sender's libvirt is connected: the list is real */
@@ -48,19 +50,54 @@
 enum clm_vm_state { CLM_VM_OTHER = 0, CLM_VM_RUNNING, CLM_VM_PAUSED, CLM_VM_SHUTOFF, CLM_VM_CRASHED };
 
 /*
- * CLM_MIGRATE body (CLM_MIGRATE_LEN - header = 124 bytes): u64 id, u32
- * source node, u32 target node, uuid[37], name[64], u8 reserved[7] (0).
- * CLM_MIG_STATE body (208 bytes): u64 id, u8 state (enum clm_mig_state),
+ * CLM_MIGRATE body (CLM_MIGRATE_LEN - header = 132 bytes): u64 id, u32
+ * source node, u32 target node, uuid[37], name[64], u8 reserved[7] (0),
+ * u64 drain (the id of the drain that ordered it; 0: asked by an admin).
+ * CLM_MIG_STATE body (224 bytes): u64 id, u8 state (enum clm_mig_state),
  * u8 reserved[7] (0), u64 processed, u64 remaining, u64 total (bytes),
- * reason[168] (NUL-terminated; "" unless failed).
+ * reason[168] (NUL-terminated; "" unless failed), u64 dirty_rate (bytes/s),
+ * u32 iteration (memory pass), i32 eta_s (-1 unknown).
  */
-#define CLM_MIGRATE_LEN   (CLM_HEADER_LEN + 124)
-#define CLM_MIG_STATE_LEN (CLM_HEADER_LEN + 208)
+#define CLM_MIGRATE_LEN   (CLM_HEADER_LEN + 132)
+#define CLM_MIG_STATE_LEN (CLM_HEADER_LEN + 224)
 #define CLM_REASON_MAX    168
 
 enum clm_mig_state { CLM_MIG_REQUESTED = 0, CLM_MIG_RUNNING, CLM_MIG_SUCCEEDED, CLM_MIG_FAILED };
 
-enum clm_type { CLM_LINK_VIEW = 1, CLM_INVENTORY = 2, CLM_MIGRATE = 3, CLM_MIG_STATE = 4 };
+/*
+ * CLM_ADMIN body (CLM_ADMIN_LEN - header = 208 bytes): u32 node, u8 state
+ * (enum clm_admin), u8 flags (CLM_ADM_*), u16 reserved (0), u64 version,
+ * u64 if_version, u64 drain, u8 reserved[8] (0), reason[168] (NUL-terminated).
+ * A node's admin state is a last-writer-wins register: a message applies
+ * when its version is newer than the node's, and, if if_version is not 0,
+ * only while the node's version is still if_version (the coordinator's
+ * "DRAINING -> DRAINED" must not undo an undrain that overtook it). `drain`
+ * names the drain (its first DRAINING version); migrations carry it.
+ */
+#define CLM_ADMIN_LEN     (CLM_HEADER_LEN + 208)
+#define CLM_ADM_ABORT     0x01 /* DRAINING -> NONE: cancel the drain's migrations */
+#define CLM_ADM_BLOCKED   0x02 /* DRAINING, but nothing more can move: see reason */
+#define CLM_ADM_FLAGS_ALL (CLM_ADM_ABORT | CLM_ADM_BLOCKED)
+
+enum clm_admin { CLM_ADMIN_NONE = 0, CLM_ADMIN_DRAINING, CLM_ADMIN_DRAINED };
+
+enum clm_type {
+	CLM_LINK_VIEW = 1,
+	CLM_INVENTORY = 2,
+	CLM_MIGRATE = 3,
+	CLM_MIG_STATE = 4,
+	CLM_ADMIN = 5,
+	CLM_HA = 6,
+};
+
+struct clm_admin_msg {
+	uint32_t sender;
+	uint32_t node;
+	uint8_t state; /* enum clm_admin */
+	uint8_t flags;
+	uint64_t version, if_version, drain;
+	char reason[CLM_REASON_MAX];
+};
 
 struct clm_migrate {
 	uint32_t sender;
@@ -68,6 +105,7 @@ struct clm_migrate {
 	uint32_t source, target;
 	char uuid[CLM_VM_UUID_LEN];
 	char name[CLM_VM_NAME_MAX];
+	uint64_t drain; /* 0: not part of a drain */
 };
 
 struct clm_mig_report {
@@ -76,6 +114,9 @@ struct clm_mig_report {
 	uint8_t state;
 	uint64_t processed, remaining, total;
 	char reason[CLM_REASON_MAX];
+	uint64_t dirty_rate;
+	uint32_t iteration;
+	int32_t eta_s;
 };
 
 struct clm_vm {
@@ -92,6 +133,8 @@ struct clm_inventory {
 	uint32_t generation;
 	bool libvirt_up;
 	uint16_t count;
+	uint64_t host_free_kib; /* 0: unknown */
+	uint32_t host_cpus;     /* 0: unknown */
 	struct clm_vm vms[CLM_MAX_INV_ENTRIES];
 };
 
@@ -129,6 +172,10 @@ int clm_encode_migrate(const struct clm_migrate *m, uint8_t *buf, size_t cap);
 int clm_decode_migrate(const uint8_t *buf, size_t len, struct clm_migrate *ret);
 int clm_encode_mig_report(const struct clm_mig_report *m, uint8_t *buf, size_t cap);
 int clm_decode_mig_report(const uint8_t *buf, size_t len, struct clm_mig_report *ret);
+
+/* Encode / decode a CLM_ADMIN (fixed size). */
+int clm_encode_admin(const struct clm_admin_msg *m, uint8_t *buf, size_t cap);
+int clm_decode_admin(const uint8_t *buf, size_t len, struct clm_admin_msg *ret);
 
 /* Encode / decode a CLM_INVENTORY, as for link views. Names and uuids must
  * be NUL-terminated within their fields; the decoder checks every byte. */

@@ -29,8 +29,8 @@
 
 enum { EXIT_OK = 0, EXIT_FAILED = 1, EXIT_USAGE = 2, EXIT_UNREACHABLE = 3, EXIT_NOTQUORATE = 4 };
 
-static const char *const commands[] = {"status", "nodes",      "quorum",  "links",
-				       "vms",    "migrations", "migrate", NULL};
+static const char *const commands[] = {"status",     "nodes",   "quorum", "links",   "vms",
+				       "migrations", "migrate", "drain",  "undrain", NULL};
 
 static void usage(FILE *f)
 {
@@ -46,6 +46,10 @@ static void usage(FILE *f)
 		"  migrations            live migrations: requested, queued, running, finished\n"
 		"  migrate VM NODE       live-migrate VM to NODE over the migration network\n"
 		"                        (--wait: follow it to the end; --timeout S: give up waiting)\n"
+		"  drain NODE            move every VM off NODE, live; NODE takes none until undrain\n"
+		"                        (--wait: follow it until DRAINED; --timeout S: give up waiting)\n"
+		"  drain --abort NODE    stop a drain: queued moves dropped, running ones aborted\n"
+		"  undrain NODE          a drained NODE takes VMs again (nothing moves back)\n"
 		"\n"
 		"Options:\n"
 		"  -s, --socket SOCKET   control socket (default $CLUSTERD_SOCKET or %s)\n"
@@ -432,6 +436,14 @@ static void print_nodes_table(struct json_object *nodes, const char *indent)
 		} else {
 			snprintf(state, sizeof(state), "%s", str(n, "state"));
 		}
+		if (strcmp(str(n, "admin"), "none") != 0 && strcmp(str(n, "admin"), "?") != 0) {
+			size_t off = strlen(state);
+			snprintf(state + off, sizeof(state) - off, ", %s%s", str(n, "admin"),
+				 get_type(n, "drain_blocked", json_type_boolean) &&
+						 json_object_get_boolean(get(n, "drain_blocked"))
+					 ? " (blocked)"
+					 : "");
+		}
 		if (is_coord || is_local)
 			snprintf(role, sizeof(role), "%s%s%s", is_coord ? "coordinator" : "",
 				 is_coord && is_local ? ", " : "", is_local ? "local" : "");
@@ -446,6 +458,31 @@ static void print_nodes_table(struct json_object *nodes, const char *indent)
 	table_free(&t);
 }
 
+/* "drain of n1: vm3: failed twice (…)" under the table, for each node that has one */
+static void print_admin_reasons(struct json_object *nodes)
+{
+	for (size_t i = 0; i < arr_len(nodes); i++) {
+		struct json_object *n = arr_get(nodes, i);
+
+		if (get_type(n, "admin_reason", json_type_string))
+			printf("\n%s: %s: %s", str(n, "name"), str(n, "admin"), str(n, "admin_reason"));
+	}
+	for (size_t i = 0; i < arr_len(nodes); i++)
+		if (get_type(arr_get(nodes, i), "admin_reason", json_type_string)) {
+			printf("\n");
+			break;
+		}
+}
+
+static int cmd_admin(struct json_object *d)
+{
+	struct json_object *already = get_type(d, "already", json_type_boolean);
+
+	printf("node %s: %s%s\n", str(d, "node"), str(d, "admin"),
+	       already && json_object_get_boolean(already) ? " (already)" : "");
+	return EXIT_OK;
+}
+
 static int cmd_nodes(struct json_object *d)
 {
 	struct json_object *coord = get(d, "coordinator");
@@ -458,6 +495,7 @@ static int cmd_nodes(struct json_object *d)
 	printf("Cluster %s, local node %s, coordinator %s, %s\n\n", str(d, "cluster"), num(d, "local_id"),
 	       coord_s, quorum_s);
 	print_nodes_table(get_type(d, "nodes", json_type_array), "");
+	print_admin_reasons(get_type(d, "nodes", json_type_array));
 	return EXIT_OK;
 }
 
@@ -701,6 +739,7 @@ static int cmd_status(struct json_object *d)
 	printf("Coordinator:  %s\n", coord_s);
 	printf("\n");
 	print_nodes_table(get_type(d, "nodes", json_type_array), "  ");
+	print_admin_reasons(get_type(d, "nodes", json_type_array));
 	printf("\n");
 	if (!down)
 		printf("Links down:   ?\n");
@@ -810,6 +849,8 @@ static int print_reply(const char *cmd, const char *line, bool json)
 		ret = cmd_migrations(data);
 	} else if (strcmp(cmd, "migrate") == 0) {
 		ret = cmd_migrate(data);
+	} else if (strcmp(cmd, "drain") == 0 || strcmp(cmd, "undrain") == 0) {
+		ret = cmd_admin(data);
 	} else {
 		ret = cmd_links(data);
 	}
@@ -879,18 +920,109 @@ static int wait_migration(const char *path, const char *reply_line, long timeout
 	return EXIT_FAILED;
 }
 
+static struct json_object *find_named(struct json_object *arr, const char *key, const char *want)
+{
+	for (size_t i = 0; i < arr_len(arr); i++)
+		if (strcmp(str(arr_get(arr, i), key), want) == 0)
+			return arr_get(arr, i);
+	return NULL;
+}
+
+/* Follow a drain of `node` (polling "status" twice a second), printing each
+ * of its migrations as it changes. 0 when the node is DRAINED; 1 when the
+ * drain was aborted, is blocked (nothing more can move: the reason is
+ * printed), or timeout_s passed (the drain goes on); 3 daemon lost. */
+static int wait_drain(const char *path, const char *node, long timeout_s)
+{
+	int64_t deadline = mono_ms() + timeout_s * 1000;
+	char seen[64][160];
+	size_t n_seen = 0;
+
+	memset(seen, 0, sizeof(seen));
+	while (mono_ms() < deadline) {
+		struct json_object *r, *d = NULL, *n, *migs;
+		char *line = NULL;
+		const char *admin;
+		size_t active = 0;
+		int t = transact(path, "{\"cmd\":\"status\"}\n", &line);
+
+		if (t != EXIT_OK)
+			return t;
+		r = json_tokener_parse(line);
+		free(line);
+		if (!r || !json_object_object_get_ex(r, "data", &d) ||
+		    !(n = find_named(get_type(d, "nodes", json_type_array), "name", node))) {
+			fprintf(stderr, "clusterctl: malformed status reply\n");
+			json_object_put(r);
+			return EXIT_FAILED;
+		}
+		migs = get_type(d, "migrations", json_type_array);
+		for (size_t i = 0; i < arr_len(migs); i++) {
+			struct json_object *m = arr_get(migs, i);
+			const char *st = str(m, "state");
+			char now_s[160];
+			size_t k;
+
+			if (strcmp(str(m, "source"), node) != 0)
+				continue;
+			active += strcmp(st, "succeeded") != 0 && strcmp(st, "failed") != 0;
+			snprintf(now_s, sizeof(now_s), "%.20s %.64s -> %.32s: %.12s%s%s%s%s%s%s%s",
+				 str(m, "id"), str(m, "vm"), str(m, "target"), st,
+				 is_null(m, "percent") ? "" : " ",
+				 is_null(m, "percent") ? "" : num(m, "percent"),
+				 is_null(m, "percent") ? "" : "%", is_null(m, "eta_s") ? "" : ", eta ",
+				 is_null(m, "eta_s") ? "" : num(m, "eta_s"), is_null(m, "eta_s") ? "" : " s",
+				 "");
+			for (k = 0; k < n_seen && strncmp(seen[k], now_s, 20) != 0; k++)
+				;
+			if (k < n_seen && strcmp(seen[k], now_s) == 0)
+				continue;
+			if (k == n_seen && n_seen < 64)
+				n_seen++;
+			if (k < 64)
+				snprintf(seen[k], sizeof(seen[k]), "%s", now_s);
+			printf("  %s%s%s\n", strchr(now_s, ' ') + 1, strcmp(st, "failed") == 0 ? ": " : "",
+			       strcmp(st, "failed") == 0 ? str(m, "reason") : "");
+			fflush(stdout);
+		}
+		admin = str(n, "admin");
+		if (strcmp(admin, "drained") == 0) {
+			printf("node %s: drained\n", node);
+			json_object_put(r);
+			return EXIT_OK;
+		}
+		if (strcmp(admin, "draining") != 0) {
+			fprintf(stderr, "clusterctl: node %s is %s: the drain was aborted\n", node, admin);
+			json_object_put(r);
+			return EXIT_FAILED;
+		}
+		if (active == 0 && get_type(n, "drain_blocked", json_type_boolean) &&
+		    json_object_get_boolean(get(n, "drain_blocked"))) {
+			fprintf(stderr, "clusterctl: the drain of %s is blocked: %s\n", node,
+				str(n, "admin_reason"));
+			json_object_put(r);
+			return EXIT_FAILED;
+		}
+		json_object_put(r);
+		poll(NULL, 0, 500);
+	}
+	fprintf(stderr,
+		"clusterctl: %s not drained after %ld s; the drain goes on (clusterctl drain --abort %s "
+		"stops "
+		"it)\n",
+		node, timeout_s, node);
+	return EXIT_FAILED;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"socket", required_argument, NULL, 's'},
-		{"json", no_argument, NULL, 'j'},
-		{"help", no_argument, NULL, 'h'},
-		{"version", no_argument, NULL, 'V'},
-		{"wait", no_argument, NULL, 'w'},
-		{"timeout", required_argument, NULL, 't'},
-		{NULL, 0, NULL, 0},
+		{"socket", required_argument, NULL, 's'}, {"json", no_argument, NULL, 'j'},
+		{"help", no_argument, NULL, 'h'},         {"version", no_argument, NULL, 'V'},
+		{"wait", no_argument, NULL, 'w'},         {"timeout", required_argument, NULL, 't'},
+		{"abort", no_argument, NULL, 'a'},        {NULL, 0, NULL, 0},
 	};
-	bool wait = false;
+	bool wait = false, abort_it = false;
 	long timeout_s = 3600;
 	const char *path = getenv("CLUSTERD_SOCKET"), *cmd;
 	struct json_object *req;
@@ -903,6 +1035,9 @@ int main(int argc, char **argv)
 		path = DEFAULT_SOCKET;
 	while ((c = getopt_long(argc, argv, "s:jhVwt:", opts, NULL)) != -1) {
 		switch (c) {
+		case 'a':
+			abort_it = true;
+			break;
 		case 'w':
 			wait = true;
 			break;
@@ -946,18 +1081,39 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return EXIT_USAGE;
 	}
-	if (strcmp(cmd, "migrate") == 0 ? optind + 3 != argc : optind + 1 < argc) {
-		if (strcmp(cmd, "migrate") == 0)
-			fprintf(stderr,
-				"clusterctl: usage: clusterctl migrate VM NODE [--wait] [--timeout S]\n");
-		else
-			fprintf(stderr, "clusterctl: '%s' takes no arguments\n", cmd);
-		usage(stderr);
-		return EXIT_USAGE;
-	}
-	if ((wait || timeout_s != 3600) && strcmp(cmd, "migrate") != 0) {
-		fprintf(stderr, "clusterctl: --wait and --timeout go with migrate\n");
-		return EXIT_USAGE;
+	{
+		bool is_mig = strcmp(cmd, "migrate") == 0, is_drain = strcmp(cmd, "drain") == 0,
+		     is_undrain = strcmp(cmd, "undrain") == 0;
+		int want = is_mig ? 3 : is_drain || is_undrain ? 2 : 1;
+
+		if (optind + want != argc) {
+			if (is_mig)
+				fprintf(stderr, "clusterctl: usage: clusterctl migrate VM NODE [--wait] "
+						"[--timeout S]\n");
+			else if (is_drain)
+				fprintf(stderr,
+					"clusterctl: usage: clusterctl drain NODE [--wait] [--timeout S] | "
+					"drain --abort NODE\n");
+			else if (is_undrain)
+				fprintf(stderr, "clusterctl: usage: clusterctl undrain NODE\n");
+			else {
+				fprintf(stderr, "clusterctl: '%s' takes no arguments\n", cmd);
+				usage(stderr);
+			}
+			return EXIT_USAGE;
+		}
+		if ((wait || timeout_s != 3600) && !is_mig && !is_drain) {
+			fprintf(stderr, "clusterctl: --wait and --timeout go with migrate and drain\n");
+			return EXIT_USAGE;
+		}
+		if (abort_it && !is_drain) {
+			fprintf(stderr, "clusterctl: --abort goes with drain\n");
+			return EXIT_USAGE;
+		}
+		if (abort_it && (wait || timeout_s != 3600)) {
+			fprintf(stderr, "clusterctl: drain --abort takes no --wait or --timeout\n");
+			return EXIT_USAGE;
+		}
 	}
 	if (!*path) {
 		fprintf(stderr, "clusterctl: empty socket path\n");
@@ -978,13 +1134,25 @@ int main(int argc, char **argv)
 		json_object_object_add(req, "vm", json_object_new_string(argv[optind + 1]));
 		json_object_object_add(req, "node", json_object_new_string(argv[optind + 2]));
 	}
+	if (strcmp(cmd, "drain") == 0 || strcmp(cmd, "undrain") == 0) {
+		if (strlen(argv[optind + 1]) > 200) {
+			fprintf(stderr, "clusterctl: node name too long\n");
+			json_object_put(req);
+			return EXIT_USAGE;
+		}
+		json_object_object_add(req, "node", json_object_new_string(argv[optind + 1]));
+		if (abort_it)
+			json_object_object_add(req, "abort", json_object_new_boolean(true));
+	}
 	snprintf(request, sizeof(request), "%s\n",
 		 json_object_to_json_string_ext(req, JSON_C_TO_STRING_PLAIN));
 	json_object_put(req);
 	ret = transact(path, request, &line);
 	if (ret == EXIT_OK)
 		ret = print_reply(cmd, line, json);
-	if (ret == EXIT_OK && wait)
+	if (ret == EXIT_OK && wait && strcmp(cmd, "drain") == 0)
+		ret = wait_drain(path, argv[optind + 1], timeout_s);
+	else if (ret == EXIT_OK && wait)
 		ret = wait_migration(path, line, timeout_s);
 	free(line);
 	if (fflush(stdout) != 0 || ferror(stdout)) {

@@ -24,6 +24,8 @@
 #define CFG_DEGRADED_GRACE_MAX_S      86400
 #define CFG_MIG_STREAMS_MAX           16
 #define CFG_MIG_CONCURRENT_MAX        16
+#define CFG_MIG_CLUSTER_MAX           256
+#define CFG_MIG_OVERCOMMIT_MAX        64
 #define CFG_MIG_BANDWIDTH_MAX_MBPS    1000000
 #define CFG_MIG_DOWNTIME_MAX_MS       60000
 #define CFG_MIG_TIMEOUT_MAX_S         3600
@@ -436,6 +438,8 @@ static void cfg_set_defaults(struct cfg *cfg)
 		.transport = CFG_DEFAULT_MIG_TRANSPORT,
 		.streams = CFG_DEFAULT_MIG_STREAMS,
 		.max_concurrent = CFG_DEFAULT_MIG_MAX_CONCURRENT,
+		.max_cluster = CFG_DEFAULT_MIG_MAX_CLUSTER,
+		.cpu_overcommit = CFG_DEFAULT_MIG_CPU_OVERCOMMIT,
 		.bandwidth_mbps = CFG_DEFAULT_MIG_BANDWIDTH_MBPS,
 		.max_downtime_ms = CFG_DEFAULT_MIG_MAX_DOWNTIME_MS,
 		.timeout_s_per_gib = CFG_DEFAULT_MIG_TIMEOUT_S_PER_GIB,
@@ -1052,10 +1056,13 @@ static void role_names(const struct loader *ld, enum cfg_role role, int except, 
 
 static void parse_migration(struct loader *ld, const config_setting_t *root)
 {
-	static const char *const keys[] = {"network",           "transport",          "streams",
-					   "max_concurrent",    "bandwidth_mbps",     "max_downtime_ms",
-					   "timeout_s_per_gib", "progress_timeout_s", "auto_converge",
-					   "postcopy",          "fallback_network",   NULL};
+	static const char *const keys[] = {"network",           "transport",
+					   "streams",           "max_concurrent",
+					   "bandwidth_mbps",    "max_downtime_ms",
+					   "timeout_s_per_gib", "progress_timeout_s",
+					   "auto_converge",     "postcopy",
+					   "fallback_network",  "max_cluster",
+					   "cpu_overcommit",    NULL};
 	struct cfg *cfg = ld->cfg;
 	struct cfg_migration *m = &cfg->migration;
 	const config_setting_t *g;
@@ -1097,6 +1104,8 @@ static void parse_migration(struct loader *ld, const config_setting_t *root)
 		m->transport = (enum cfg_transport)v;
 	get_u32(ld, g, p, "streams", 1, CFG_MIG_STREAMS_MAX, &m->streams);
 	get_u32(ld, g, p, "max_concurrent", 1, CFG_MIG_CONCURRENT_MAX, &m->max_concurrent);
+	get_u32(ld, g, p, "max_cluster", 0, CFG_MIG_CLUSTER_MAX, &m->max_cluster);
+	get_u32(ld, g, p, "cpu_overcommit", 1, CFG_MIG_OVERCOMMIT_MAX, &m->cpu_overcommit);
 	get_u32(ld, g, p, "bandwidth_mbps", 0, CFG_MIG_BANDWIDTH_MAX_MBPS, &m->bandwidth_mbps);
 	get_u32(ld, g, p, "max_downtime_ms", 1, CFG_MIG_DOWNTIME_MAX_MS, &m->max_downtime_ms);
 	get_u32(ld, g, p, "timeout_s_per_gib", 1, CFG_MIG_TIMEOUT_MAX_S, &m->timeout_s_per_gib);

@@ -32,6 +32,8 @@
 #define CFG_DEFAULT_MIG_TRANSPORT          CFG_TRANSPORT_MCOPY
 #define CFG_DEFAULT_MIG_STREAMS            1
 #define CFG_DEFAULT_MIG_MAX_CONCURRENT     2
+#define CFG_DEFAULT_MIG_MAX_CLUSTER        0 /* no cluster-wide limit */
+#define CFG_DEFAULT_MIG_CPU_OVERCOMMIT     4
 #define CFG_DEFAULT_MIG_BANDWIDTH_MBPS     0 /* unlimited */
 #define CFG_DEFAULT_MIG_MAX_DOWNTIME_MS    300
 #define CFG_DEFAULT_MIG_TIMEOUT_S_PER_GIB  120
@@ -91,6 +93,8 @@ struct cfg_migration {
 	enum cfg_transport transport; /* "mcopy" (default) | "direct" */
 	uint32_t streams;             /* 1..16, default 1 */
 	uint32_t max_concurrent;      /* 1..16, default 2 */
+	uint32_t max_cluster;         /* 0..256 at once in the cluster, 0 = no limit (default) */
+	uint32_t cpu_overcommit;      /* 1..64 vCPUs per host CPU when placing, default 4 */
 	uint32_t bandwidth_mbps;      /* 0 = unlimited, default 0 */
 	uint32_t max_downtime_ms;     /* 1..60000, default 300 */
 	uint32_t timeout_s_per_gib;   /* 1..3600, default 120 */

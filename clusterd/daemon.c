@@ -18,6 +18,7 @@
 #include "clusterd/control.h"
 #include "clusterd/corosync.h"
 #include "clusterd/daemon.h"
+#include "clusterd/drain.h"
 #include "clusterd/status.h"
 #include "clusterd/virt_link.h"
 #include "migrate/mig_exec.h"
@@ -47,6 +48,10 @@ struct cl_daemon {
 	struct cs_client *cs;
 	struct ctl_server *ctl;
 	struct vlink *virt;
+	struct drain_planner *planner;
+	bool drain_due;    /* something changed: run the planner soon */
+	usec_t drain_next; /* when it may run next */
+	struct drain_out *drain_out;
 	/* migrations this node runs (it is their source); each is its own
 	 * allocation because its child's callbacks hold its address */
 	struct local_mig *lm[CL_MAX_MIGRATIONS];
@@ -269,10 +274,14 @@ static void report(struct cl_daemon *d, struct local_mig *m, enum clm_mig_state 
 				     .state = (uint8_t)st,
 				     .processed = m->job.processed,
 				     .remaining = m->job.remaining,
-				     .total = m->job.total};
+				     .total = m->job.total,
+				     .dirty_rate = m->job.dirty_rate,
+				     .iteration = m->job.iteration};
+	int64_t eta = mig_job_eta_s(&m->job);
 	uint8_t buf[CLM_MIG_STATE_LEN];
 	int len, r;
 
+	rep.eta_s = eta < 0 ? -1 : eta > INT32_MAX ? INT32_MAX : (int32_t)eta;
 	if (reason)
 		snprintf(rep.reason, sizeof(rep.reason), "%.*s", CLM_REASON_MAX - 1, reason);
 	len = clm_encode_mig_report(&rep, buf, sizeof(buf));
@@ -346,7 +355,8 @@ static void sibling_path(const char *prog, char *buf, size_t len)
 static void start_migration(struct cl_daemon *d, const struct cl_migration *cm, usec_t now)
 {
 	int t = cfg_node_by_id(d->cfg, cm->target), mgmt = cfg_network_by_role(d->cfg, CFG_ROLE_MANAGEMENT);
-	int mnet = d->cfg->migration.network;
+	const char *net_why = "no migration network";
+	int mnet = drain_migration_network(d->cluster, d->cfg, d->local_id, cm->target, &net_why);
 	char helper[4200], dest[1200], muri[128], addr[HB_ADDR_STRLEN], bw[32], dt[32];
 	const struct cfg_node *tn = t >= 0 ? &d->cfg->nodes[t] : NULL;
 	struct mig_job_params jp = {.mem_bytes = 0,
@@ -373,9 +383,8 @@ static void start_migration(struct cl_daemon *d, const struct cl_migration *cm, 
 				jp.mem_bytes = vms[i].mem_kib * 1024;
 	if (!tn || mnet < 0 || !tn->has_addr[mnet] || mgmt < 0 || !tn->has_addr[mgmt] || jp.mem_bytes == 0 ||
 	    mig_job_init(&m->job, &jp) < 0) {
-		const char *why = !tn ? "unknown target"
-				  : mnet < 0 || !tn->has_addr[mnet]
-					  ? "the target has no migration-network address"
+		const char *why = !tn                               ? "unknown target"
+				  : mnet < 0 || !tn->has_addr[mnet] ? net_why
 				  : mgmt < 0 || !tn->has_addr[mgmt] ? "the target has no management address"
 								    : "the VM is not running here";
 		log_warn("migration of %s: not started: %s", cm->name, why);
@@ -428,7 +437,8 @@ static void start_migration(struct cl_daemon *d, const struct cl_migration *cm, 
 	mig_exec_set_progress(m->exec, mig_progress);
 	mig_job_start(&m->job, now);
 	d->lm[d->n_lm++] = m;
-	log_info("migration of %s to %s over %s started", cm->name, tn->name, muri);
+	log_info("migration of %s to %s over %s (network %s%s) started", cm->name, tn->name, muri,
+		 net_name(d, (uint8_t)mnet), mnet != d->cfg->migration.network ? ", the fallback" : "");
 	report(d, m, CLM_MIG_RUNNING, NULL);
 }
 
@@ -463,6 +473,143 @@ static usec_t mig_prepare(struct ev_loop *loop, usec_t now, void *userdata)
 	return next;
 }
 
+/* ---- drains ---- */
+
+/* How soon after a change the coordinator plans again (changes come in
+ * bursts: a migration's report, then both inventories), and how often it
+ * looks anyway while a drain runs (requests that were never applied). */
+#define DRAIN_COALESCE_USEC (100 * USEC_PER_MSEC)
+#define DRAIN_IDLE_USEC     USEC_PER_SEC
+
+static int send_admin(struct cl_daemon *d, const struct drain_admin *a)
+{
+	struct clm_admin_msg m = {.sender = d->local_id,
+				  .node = a->node,
+				  .state = (uint8_t)a->state,
+				  .flags = a->flags,
+				  .version = a->version,
+				  .if_version = a->if_version,
+				  .drain = a->drain};
+	uint8_t buf[CLM_ADMIN_LEN];
+	int len;
+
+	snprintf(m.reason, sizeof(m.reason), "%s", a->reason);
+	len = clm_encode_admin(&m, buf, sizeof(buf));
+	return len < 0 ? len : multicast(d, buf, (size_t)len);
+}
+
+/* Every node's admin register, as we hold it: whoever lacks one (a node
+ * that just joined) takes it; for the others it is not newer, so a no-op. */
+static void resend_admin(struct cl_daemon *d)
+{
+	for (size_t i = 0; i < d->cfg->n_nodes; i++) {
+		struct cl_admin a = cl_cluster_admin(d->cluster, d->cfg->nodes[i].id);
+		struct drain_admin m = {.node = d->cfg->nodes[i].id,
+					.state = a.state,
+					.flags = a.blocked ? CLM_ADM_BLOCKED : 0,
+					.version = a.version,
+					.drain = a.drain};
+		int r;
+
+		if (a.version == 0)
+			continue;
+		snprintf(m.reason, sizeof(m.reason), "%s", a.reason);
+		r = send_admin(d, &m);
+		if (r < 0)
+			log_warn("cluster: cannot re-send the admin state of %s: %s", d->cfg->nodes[i].name,
+				 strerror(-r));
+	}
+}
+
+static uint64_t new_mig_id(struct cl_daemon *d)
+{
+	/* unique across the cluster: our start time, a counter, and our node id */
+	return (time_real_usec() / USEC_PER_SEC) << 32 | ((uint64_t)++d->mig_counter << 12) |
+	       (d->local_id & 0xfff);
+}
+
+static int send_migrate(struct cl_daemon *d, struct clm_migrate *m)
+{
+	uint8_t buf[CLM_MIGRATE_LEN];
+	int len;
+
+	m->sender = d->local_id;
+	m->id = new_mig_id(d);
+	len = clm_encode_migrate(m, buf, sizeof(buf));
+	return len < 0 ? len : multicast(d, buf, (size_t)len);
+}
+
+/* The coordinator's planner, after changes (coalesced) and once a second
+ * while a drain runs. Everything it decides goes out through CPG and takes
+ * effect when delivered, on every node alike. */
+static usec_t drain_prepare(struct ev_loop *loop, usec_t now, void *userdata)
+{
+	struct cl_daemon *d = userdata;
+	struct drain_out *out = d->drain_out;
+	bool any = false;
+
+	if (cl_cluster_coordinator(d->cluster) != d->local_id) {
+		drain_planner_reset(d->planner);
+		d->drain_due = false;
+		return USEC_INFINITY;
+	}
+	for (size_t i = 0; i < d->cfg->n_nodes; i++)
+		any |= cl_cluster_admin(d->cluster, d->cfg->nodes[i].id).state == CLM_ADMIN_DRAINING;
+	if (!any) {
+		d->drain_due = false;
+		return USEC_INFINITY;
+	}
+	if (now < d->drain_next)
+		return d->drain_next;
+	if (!d->drain_due && d->drain_next && now < d->drain_next + DRAIN_IDLE_USEC)
+		return d->drain_next + DRAIN_IDLE_USEC;
+	d->drain_due = false;
+	d->drain_next = now + DRAIN_COALESCE_USEC;
+	drain_step(d->planner, d->cluster, now, out);
+	for (size_t i = 0; i < out->n_orders; i++) {
+		const struct drain_order *o = &out->orders[i];
+		struct clm_migrate m = {.source = o->source, .target = o->target, .drain = o->drain};
+		int r;
+
+		memcpy(m.uuid, o->uuid, sizeof(m.uuid));
+		memcpy(m.name, o->name, sizeof(m.name));
+		r = send_migrate(d, &m);
+		if (r < 0) {
+			log_err("drain of %s: cannot request the migration of %s: %s",
+				node_name(d, o->source), o->name, strerror(-r));
+			drain_planner_reset(d->planner);
+		} else {
+			log_info("drain of %s: %s -> %s", node_name(d, o->source), o->name,
+				 node_name(d, o->target));
+		}
+	}
+	for (size_t i = 0; i < out->n_admin; i++) {
+		int r = send_admin(d, &out->admin[i]);
+
+		if (r < 0) {
+			log_err("drain of %s: cannot publish its state: %s", node_name(d, out->admin[i].node),
+				strerror(-r));
+			drain_planner_reset(d->planner);
+		}
+	}
+	return d->drain_next;
+}
+
+/* Abort the migrations this node runs that match (drain id, or target). */
+static void abort_local(struct cl_daemon *d, uint64_t drain, uint32_t target, const char *why)
+{
+	for (size_t i = 0; i < d->n_lm; i++) {
+		const struct cl_migration *cm = cl_cluster_migration(d->cluster, d->lm[i]->id);
+
+		if (!cm || (drain && cm->drain != drain) || (target && cm->target != target))
+			continue;
+		if (!mig_job_abort(&d->lm[i]->job, why))
+			continue;
+		log_warn("migration of %s to %s: aborting: %s", cm->name, node_name(d, cm->target), why);
+		(void)mig_exec_signal(d->lm[i]->exec, SIGUSR1);
+	}
+}
+
 /* ---- corosync ---- */
 
 static void cs_connected(void *ud, uint32_t cs_id, usec_t now)
@@ -495,6 +642,9 @@ static void cs_membership(void *ud, const uint32_t *members, size_t n, usec_t no
 		off += (size_t)snprintf(buf + off, sizeof(buf) - off, " %s", node_name(d, members[i]));
 	log_info("membership:%s", n ? buf : " (none)");
 	cl_cluster_membership(d->cluster, members, n, now);
+	d->drain_due = true;
+	if (cl_cluster_coordinator(d->cluster) == d->local_id)
+		resend_admin(d); /* joiners learn every node's admin state */
 	run_admitted(d, now);
 }
 
@@ -510,6 +660,7 @@ static void cs_message(void *ud, uint32_t from, const void *data, size_t len, us
 	struct cl_daemon *d = ud;
 
 	(void)cl_cluster_receive(d->cluster, from, data, len, now);
+	d->drain_due = true;
 	run_admitted(d, now);
 }
 
@@ -520,6 +671,9 @@ static void on_cluster_event(const struct cl_event *ev, void *userdata)
 
 	switch (ev->kind) {
 	case CL_EV_NODE:
+		d->drain_due = true;
+		if (ev->new_state == CL_NODE_FAILED)
+			abort_local(d, 0, ev->node_id, "the target node failed");
 		if (ev->new_state == CL_NODE_FAILED || ev->new_state == CL_NODE_DEGRADED)
 			log_warn("cluster: node %s: %s -> %s (%s)", node_name(d, ev->node_id),
 				 cl_node_state_name(ev->old_state), cl_node_state_name(ev->new_state),
@@ -534,7 +688,29 @@ static void on_cluster_event(const struct cl_event *ev, void *userdata)
 			log_info("cluster: coordinator is %s", node_name(d, ev->node_id));
 		else
 			log_info("cluster: no coordinator (not quorate)");
+		d->drain_due = true;
+		if (ev->node_id == d->local_id)
+			resend_admin(d);
 		break;
+	case CL_EV_ADMIN: {
+		struct cl_admin a = cl_cluster_admin(d->cluster, ev->node_id);
+
+		d->drain_due = true;
+		if (ev->old_state != ev->new_state)
+			log_info("cluster: node %s: %s -> %s%s%s", node_name(d, ev->node_id),
+				 cl_admin_name(ev->old_state), cl_admin_name(ev->new_state),
+				 a.reason[0] ? ": " : "", a.reason);
+		else if (a.reason[0])
+			log_warn("cluster: drain of %s: %s%s", node_name(d, ev->node_id),
+				 a.blocked ? "blocked: " : "", a.reason);
+		/* a drain of ours ended (aborted, undrained, restarted): stop its migrations */
+		if (ev->node_id == d->local_id && ev->old_state == CLM_ADMIN_DRAINING && ev->mig_id &&
+		    ev->mig_id != a.drain)
+			abort_local(d, ev->mig_id, 0,
+				    a.state == CLM_ADMIN_NONE ? "the drain was aborted"
+							      : "the drain was restarted");
+		break;
+	}
 	case CL_EV_QUORUM:
 		if (ev->new_state)
 			log_info("quorum: quorate");
@@ -610,10 +786,10 @@ static int ctl_migrate(void *ud, const struct ctl_request *req, struct json_obje
 	struct json_object *jvm, *jnode;
 	const char *vm, *target;
 	struct clm_migrate m = {.sender = d->local_id};
-	uint8_t buf[CLM_MIGRATE_LEN];
 	const struct cl_migration *migs;
+	const char *why;
 	size_t found = 0, n;
-	int t, mnet = d->cfg->migration.network, len, r;
+	int t, r;
 
 	if (!json_object_object_get_ex(req->args, "vm", &jvm) ||
 	    !json_object_is_type(jvm, json_type_string) ||
@@ -651,15 +827,9 @@ static int ctl_migrate(void *ud, const struct ctl_request *req, struct json_obje
 	m.target = d->cfg->nodes[t].id;
 	if (m.target == m.source)
 		return fail_req(ret_code, CTL_EINVAL, msg, msglen, "VM '%s' already runs on %s", vm, target);
-	if (cl_cluster_node_state(d->cluster, m.target) != CL_NODE_ONLINE)
-		return fail_req(ret_code, CTL_EINVAL, msg, msglen,
-				"node %s is %s, not online: it takes no VMs", target,
-				cl_node_state_name(cl_cluster_node_state(d->cluster, m.target)));
-	if (mnet < 0 || !d->cfg->nodes[t].has_addr[mnet] ||
-	    !d->cfg->nodes[cfg_node_by_id(d->cfg, m.source)].has_addr[mnet])
-		return fail_req(ret_code, CTL_EINVAL, msg, msglen,
-				"no migration network between %s and %s (migration.network)",
-				node_name(d, m.source), target);
+	if (!drain_target_ok(d->cluster, d->cfg, m.source, m.target, &why))
+		return fail_req(ret_code, CTL_EINVAL, msg, msglen, "node %s takes no VMs now: %s", target,
+				why);
 	n = cl_cluster_migrations(d->cluster, &migs);
 	for (size_t i = 0; i < n; i++)
 		if (strcmp(migs[i].uuid, m.uuid) == 0 &&
@@ -668,11 +838,7 @@ static int ctl_migrate(void *ud, const struct ctl_request *req, struct json_obje
 					"VM '%s' is already being migrated (to %s)", vm,
 					node_name(d, migs[i].target));
 	snprintf(m.name, sizeof(m.name), "%s", vm);
-	/* unique across the cluster: our start time, a counter, and our node id */
-	m.id = ((time_real_usec() / USEC_PER_SEC) << 32 | ((uint64_t)++d->mig_counter << 12) |
-		(d->local_id & 0xfff));
-	len = clm_encode_migrate(&m, buf, sizeof(buf));
-	r = len < 0 ? len : multicast(d, buf, (size_t)len);
+	r = send_migrate(d, &m);
 	if (r < 0)
 		return fail_req(ret_code, CTL_EIO, msg, msglen, "cannot send the request: %s", strerror(-r));
 	*ret_data = json_object_new_object();
@@ -690,11 +856,175 @@ static int ctl_migrate(void *ud, const struct ctl_request *req, struct json_obje
 	return 0;
 }
 
+/* A new version for an admin's request: later than what this node has
+ * seen for the node (clocks may differ between nodes), and far above the
+ * coordinator's +1 steps so neither can collide with the other. */
+static uint64_t admin_version(const struct cl_admin *a)
+{
+	uint64_t v = (uint64_t)time_real_usec(), floor = a->version + (1u << 20);
+
+	return v > floor ? v : floor;
+}
+
+static int node_arg(struct cl_daemon *d, const struct ctl_request *req, const char *cmd, int *ret_idx,
+		    const char **ret_code, char *msg, size_t msglen)
+{
+	struct json_object *j;
+	const char *name;
+
+	if (!json_object_object_get_ex(req->args, "node", &j) || !json_object_is_type(j, json_type_string))
+		return fail_req(ret_code, CTL_EINVAL, msg, msglen, "%s needs \"node\" (a string)", cmd);
+	name = json_object_get_string(j);
+	*ret_idx = cfg_node_by_name(d->cfg, name);
+	if (*ret_idx < 0)
+		return fail_req(ret_code, CTL_EINVAL, msg, msglen, "no node named '%s'", name);
+	if (!cl_cluster_is_quorate(d->cluster))
+		return fail_req(ret_code, CTL_ENOTQUORATE, msg, msglen,
+				"this partition is not quorate: nothing is changed");
+	return 0;
+}
+
+static size_t running_vms(struct cl_daemon *d, uint32_t node)
+{
+	const struct clm_vm *vms;
+	size_t n, count = 0;
+	bool up, known;
+
+	if (cl_cluster_inventory(d->cluster, node, &vms, &n, &up, &known) < 0)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		count += vms[i].state == CLM_VM_RUNNING || vms[i].state == CLM_VM_PAUSED;
+	return count;
+}
+
+static struct json_object *admin_reply(struct cl_daemon *d, uint32_t node, const char *state, uint64_t drain)
+{
+	struct json_object *o = json_object_new_object();
+	char id[24];
+
+	json_object_object_add(o, "node", json_object_new_string(node_name(d, node)));
+	json_object_object_add(o, "admin", json_object_new_string(state));
+	if (drain) {
+		snprintf(id, sizeof(id), "%llx", (unsigned long long)drain);
+		json_object_object_add(o, "drain", json_object_new_string(id));
+	}
+	return o;
+}
+
+/* {"cmd":"drain","node":N[,"abort":true]}: N becomes DRAINING (applied in
+ * CPG order everywhere); the coordinator then moves its VMs. Draining a
+ * node that is draining already is a no-op, unless its drain is blocked:
+ * then it starts over (each VM gets its two attempts again). abort: back
+ * to NONE; queued migrations are dropped, running ones aborted. */
+static int ctl_drain(void *ud, const struct ctl_request *req, struct json_object **ret_data,
+		     const char **ret_code, char *msg, size_t msglen)
+{
+	struct cl_daemon *d = ud;
+	struct json_object *j;
+	bool abort_it = json_object_object_get_ex(req->args, "abort", &j) && json_object_get_boolean(j);
+	struct clm_admin_msg m = {.sender = d->local_id};
+	struct cl_admin a;
+	enum cl_node_state st;
+	uint8_t buf[CLM_ADMIN_LEN];
+	int x, len, r;
+
+	if (node_arg(d, req, "drain", &x, ret_code, msg, msglen) < 0)
+		return -1;
+	m.node = d->cfg->nodes[x].id;
+	a = cl_cluster_admin(d->cluster, m.node);
+	st = cl_cluster_node_state(d->cluster, m.node);
+	m.version = admin_version(&a);
+	if (abort_it) {
+		if (a.state != CLM_ADMIN_DRAINING)
+			return fail_req(ret_code, CTL_EINVAL, msg, msglen,
+					"node %s is not draining (it is %s)", d->cfg->nodes[x].name,
+					cl_admin_name(a.state));
+		m.state = CLM_ADMIN_NONE;
+		m.flags = CLM_ADM_ABORT;
+		snprintf(m.reason, sizeof(m.reason), "drain aborted by uid %u", (unsigned)req->uid);
+	} else {
+		if (a.state == CLM_ADMIN_DRAINED || (a.state == CLM_ADMIN_DRAINING && !a.blocked)) {
+			*ret_data = admin_reply(d, m.node, cl_admin_name(a.state), a.drain);
+			json_object_object_add(*ret_data, "already", json_object_new_boolean(true));
+			return 0;
+		}
+		if (st != CL_NODE_ONLINE && st != CL_NODE_DEGRADED)
+			return fail_req(ret_code, CTL_EINVAL, msg, msglen,
+					"node %s is %s: only a live node can be drained (a failed one is "
+					"evacuated)",
+					d->cfg->nodes[x].name, cl_node_state_name(st));
+		if (running_vms(d, m.node) > 0) {
+			char why[CLM_REASON_MAX] = "";
+			size_t ok = 0, off = 0;
+
+			for (size_t i = 0; i < d->cfg->n_nodes; i++) {
+				const char *w = "";
+
+				if (drain_target_ok(d->cluster, d->cfg, m.node, d->cfg->nodes[i].id, &w))
+					ok++;
+				else if (d->cfg->nodes[i].id != m.node && off < sizeof(why) - 1)
+					off += (size_t)snprintf(why + off, sizeof(why) - off, "%s%s: %s",
+								off ? "; " : "", d->cfg->nodes[i].name, w);
+			}
+			if (ok == 0)
+				return fail_req(ret_code, CTL_EINVAL, msg, msglen,
+						"no other node can take %s's VMs (%s): nothing is moved",
+						d->cfg->nodes[x].name, why);
+		}
+		m.state = CLM_ADMIN_DRAINING;
+		m.drain = m.version;
+	}
+	len = clm_encode_admin(&m, buf, sizeof(buf));
+	r = len < 0 ? len : multicast(d, buf, (size_t)len);
+	if (r < 0)
+		return fail_req(ret_code, CTL_EIO, msg, msglen, "cannot send the request: %s", strerror(-r));
+	log_info("%s of %s requested by uid %u", abort_it ? "abort of the drain" : "drain",
+		 d->cfg->nodes[x].name, (unsigned)req->uid);
+	*ret_data = admin_reply(d, m.node, abort_it ? "none" : "draining", m.drain);
+	return 0;
+}
+
+/* {"cmd":"undrain","node":N}: a DRAINED node takes VMs again (they stay
+ * where they are). A draining one must be aborted (drain --abort). */
+static int ctl_undrain(void *ud, const struct ctl_request *req, struct json_object **ret_data,
+		       const char **ret_code, char *msg, size_t msglen)
+{
+	struct cl_daemon *d = ud;
+	struct clm_admin_msg m = {.sender = d->local_id};
+	struct cl_admin a;
+	uint8_t buf[CLM_ADMIN_LEN];
+	int x, len, r;
+
+	if (node_arg(d, req, "undrain", &x, ret_code, msg, msglen) < 0)
+		return -1;
+	m.node = d->cfg->nodes[x].id;
+	a = cl_cluster_admin(d->cluster, m.node);
+	if (a.state == CLM_ADMIN_NONE) {
+		*ret_data = admin_reply(d, m.node, "none", 0);
+		json_object_object_add(*ret_data, "already", json_object_new_boolean(true));
+		return 0;
+	}
+	if (a.state == CLM_ADMIN_DRAINING)
+		return fail_req(ret_code, CTL_EINVAL, msg, msglen,
+				"node %s is still draining: stop it with 'drain --abort %s'",
+				d->cfg->nodes[x].name, d->cfg->nodes[x].name);
+	m.version = admin_version(&a);
+	m.state = CLM_ADMIN_NONE;
+	len = clm_encode_admin(&m, buf, sizeof(buf));
+	r = len < 0 ? len : multicast(d, buf, (size_t)len);
+	if (r < 0)
+		return fail_req(ret_code, CTL_EIO, msg, msglen, "cannot send the request: %s", strerror(-r));
+	log_info("undrain of %s requested by uid %u", d->cfg->nodes[x].name, (unsigned)req->uid);
+	*ret_data = admin_reply(d, m.node, "none", 0);
+	return 0;
+}
+
 static const struct ctl_command commands[] = {
 	{"status", CTL_READ, ctl_status},     {"nodes", CTL_READ, ctl_nodes},
 	{"quorum", CTL_READ, ctl_quorum},     {"links", CTL_READ, ctl_links},
 	{"vms", CTL_READ, ctl_vms},           {"migrations", CTL_READ, ctl_migrations},
-	{"migrate", CTL_CHANGE, ctl_migrate}, {NULL, CTL_READ, NULL},
+	{"migrate", CTL_CHANGE, ctl_migrate}, {"drain", CTL_CHANGE, ctl_drain},
+	{"undrain", CTL_CHANGE, ctl_undrain}, {NULL, CTL_READ, NULL},
 };
 
 static int group_id(const char *name, const char *key, gid_t *ret_gid)
@@ -713,7 +1043,8 @@ static int group_id(const char *name, const char *key, gid_t *ret_gid)
 
 /* ---- libvirt, through the clusterd-virt helper ---- */
 
-static void on_inventory(void *ud, const struct clm_vm *vms, size_t n, bool up, const char *why, usec_t now)
+static void on_inventory(void *ud, const struct clm_vm *vms, size_t n, bool up, const struct vlink_host *host,
+			 const char *why, usec_t now)
 {
 	struct cl_daemon *d = ud;
 
@@ -721,7 +1052,8 @@ static void on_inventory(void *ud, const struct clm_vm *vms, size_t n, bool up, 
 		log_info("libvirt: %s, %zu domains on this node", up ? "connected" : "not connected", n);
 	d->virt_up_logged = up;
 	d->n_vms_logged = n;
-	cl_cluster_local_inventory(d->cluster, vms, n, up, now);
+	cl_cluster_local_inventory(d->cluster, vms, n, up, host->free_kib, host->cpus, now);
+	d->drain_due = true;
 }
 
 static int setup_virt(struct cl_daemon *d)
@@ -945,6 +1277,17 @@ int cl_daemon_new(struct cfg *cfg, struct ev_loop *loop, struct cl_daemon **ret_
 	r = ev_prepare_add(d->loop, mig_prepare, d);
 	if (r < 0)
 		goto fail;
+	d->drain_out = calloc(1, sizeof(*d->drain_out));
+	if (!d->drain_out) {
+		r = -ENOMEM;
+		goto fail;
+	}
+	r = drain_planner_new(d->cfg, &d->planner);
+	if (r < 0)
+		goto fail;
+	r = ev_prepare_add(d->loop, drain_prepare, d);
+	if (r < 0)
+		goto fail;
 	*ret_daemon = d;
 	return 0;
 fail:
@@ -965,6 +1308,8 @@ void cl_daemon_free(struct cl_daemon *d)
 	for (size_t i = 0; i < d->n_outq; i++)
 		free(d->outq[i].buf);
 	vlink_free(d->virt);
+	drain_planner_free(d->planner);
+	free(d->drain_out);
 	ctl_server_free(d->ctl);
 	cs_client_free(d->cs);
 	cl_cluster_free(d->cluster);

@@ -74,6 +74,15 @@ static struct json_object *node_object(const struct cl_status_src *s, size_t i)
 	json_object_object_add(o, "coordinator", json_object_new_boolean(coord != 0 && coord == n->id));
 	json_object_object_add(o, "health",
 			       json_object_new_string(h >= 0 ? hb_node_health_name(h) : "unknown"));
+	{
+		struct cl_admin a = cl_cluster_admin(s->cluster, n->id);
+
+		json_object_object_add(o, "admin", json_object_new_string(cl_admin_name(a.state)));
+		if (a.state == CLM_ADMIN_DRAINING)
+			json_object_object_add(o, "drain_blocked", json_object_new_boolean(a.blocked));
+		if (a.reason[0])
+			json_object_object_add(o, "admin_reason", json_object_new_string(a.reason));
+	}
 	if (mask) {
 		struct json_object *nets = json_object_new_array();
 		for (size_t k = 0; k < cfg->n_networks; k++)
@@ -273,6 +282,16 @@ struct json_object *cl_status_migration(const struct cl_status_src *s, const str
 	json_object_object_add(o, "percent", pct < 0 ? NULL : json_object_new_int(pct));
 	json_object_object_add(o, "processed_mib", json_object_new_int64((int64_t)(m->processed >> 20)));
 	json_object_object_add(o, "remaining_mib", json_object_new_int64((int64_t)(m->remaining >> 20)));
+	json_object_object_add(o, "dirty_mib_s", json_object_new_int64((int64_t)(m->dirty_rate >> 20)));
+	json_object_object_add(o, "iteration", json_object_new_int64(m->iteration));
+	json_object_object_add(o, "eta_s",
+			       m->eta_s < 0 || m->state != CLM_MIG_RUNNING ? NULL
+									   : json_object_new_int64(m->eta_s));
+	if (m->drain) {
+		char dr[24];
+		snprintf(dr, sizeof(dr), "%llx", (unsigned long long)m->drain);
+		json_object_object_add(o, "drain", json_object_new_string(dr));
+	}
 	json_object_object_add(o, "age_s",
 			       json_object_new_int64((int64_t)((s->now - m->requested) / USEC_PER_SEC)));
 	json_object_object_add(o, "reason", m->reason[0] ? json_object_new_string(m->reason) : NULL);

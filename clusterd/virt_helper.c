@@ -20,6 +20,12 @@
 
 static struct virt_client *client;
 static char why[256] = "not connected yet";
+static uint64_t last_free_kib;
+
+/* Free memory moves without domain events: look every HOST_POLL_USEC and
+ * say so when it moved by more than HOST_SLACK_KIB. */
+#define HOST_POLL_USEC (5 * USEC_PER_SEC)
+#define HOST_SLACK_KIB (64 * 1024)
 
 static void emit(void)
 {
@@ -43,6 +49,19 @@ static void emit(void)
 		json_object_array_add(vms, v);
 	}
 	json_object_object_add(o, "vms", vms);
+	if (up) {
+		struct virt_host h;
+
+		if (virt_client_host(client, &h) == 0) {
+			struct json_object *ho = json_object_new_object();
+
+			json_object_object_add(ho, "free_kib",
+					       json_object_new_int64((int64_t)h.free_mem_kib));
+			json_object_object_add(ho, "cpus", json_object_new_int64(h.cpus));
+			json_object_object_add(o, "host", ho);
+			last_free_kib = h.free_mem_kib;
+		}
+	}
 	/* one write per line: the daemon reads whole lines */
 	if (printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN)) < 0 ||
 	    fflush(stdout) != 0)
@@ -64,6 +83,17 @@ static void on_disconnected(void *ud, const char *reason, usec_t now)
 static void on_domain(void *ud, const struct virt_domain *d, bool gone, usec_t now)
 {
 	emit();
+}
+
+static void on_host_timer(struct ev_loop *loop, struct ev_timer *t, usec_t now, void *ud)
+{
+	struct virt_host h;
+
+	if (virt_client_connected(client) && virt_client_host(client, &h) == 0 &&
+	    (h.free_mem_kib > last_free_kib + HOST_SLACK_KIB ||
+	     h.free_mem_kib + HOST_SLACK_KIB < last_free_kib))
+		emit();
+	ev_timer_set(t, now + HOST_POLL_USEC);
 }
 
 static void on_stdin(struct ev_loop *loop, struct ev_io *io, int fd, uint32_t events, usec_t now, void *ud)
@@ -95,6 +125,7 @@ int main(int argc, char **argv)
 	if ((r = ev_loop_new(NULL, &loop)) < 0 ||
 	    (r = ev_io_add(loop, 0, EPOLLIN, on_stdin, NULL, NULL)) < 0 ||
 	    (r = ev_signal_add(loop, SIGTERM, on_term, NULL)) < 0 ||
+	    (r = ev_timer_add(loop, ev_loop_now(loop) + HOST_POLL_USEC, on_host_timer, NULL, NULL)) < 0 ||
 	    (r = virt_client_new(loop, argc == 2 ? argv[1] : NULL, &cbs, NULL, &client)) < 0) {
 		fprintf(stderr, "clusterd-virt: cannot start: %s\n", strerror(-r));
 		return 1;

@@ -36,10 +36,11 @@ struct vlink {
 	bool said_down;
 };
 
-int vlink_parse(const char *line, struct clm_vm *vms, size_t cap, size_t *ret_n, bool *ret_up, char *why,
-		size_t whylen)
+int vlink_parse(const char *line, struct clm_vm *vms, size_t cap, size_t *ret_n, bool *ret_up,
+		struct vlink_host *ret_host, char *why, size_t whylen)
 {
-	struct json_object *o = json_tokener_parse(line), *lv, *list, *w;
+	struct json_object *o = json_tokener_parse(line), *lv, *list, *w, *h, *hf;
+	struct vlink_host host = {0};
 	size_t n = 0;
 	int r = -EBADMSG;
 
@@ -72,6 +73,16 @@ int vlink_parse(const char *line, struct clm_vm *vms, size_t cap, size_t *ret_n,
 		m.persistent = json_object_object_get_ex(v, "persistent", &f) && json_object_get_boolean(f);
 		vms[n++] = m;
 	}
+	if (json_object_object_get_ex(o, "host", &h)) {
+		if (!json_object_is_type(h, json_type_object))
+			goto out;
+		if (json_object_object_get_ex(h, "free_kib", &hf) && json_object_get_int64(hf) > 0)
+			host.free_kib = (uint64_t)json_object_get_int64(hf);
+		if (json_object_object_get_ex(h, "cpus", &hf) && json_object_get_int64(hf) > 0 &&
+		    json_object_get_int64(hf) < 1 << 20)
+			host.cpus = (uint32_t)json_object_get_int64(hf);
+	}
+	*ret_host = host;
 	*ret_n = n;
 	*ret_up = strcmp(json_object_get_string(lv), "connected") == 0;
 	snprintf(why, whylen, "%s",
@@ -109,7 +120,7 @@ static void helper_lost(struct vlink *l, const char *why, usec_t now)
 	if (!l->said_down)
 		log_warn("libvirt: helper %s stopped (%s), restarting", l->helper, why);
 	l->said_down = true;
-	l->fn(l->userdata, NULL, 0, false, why, now);
+	l->fn(l->userdata, NULL, 0, false, &(struct vlink_host){0}, why, now);
 	ev_timer_set(l->timer, now + l->backoff);
 	l->backoff = l->backoff * 2 > VLINK_BACKOFF_MAX_USEC ? VLINK_BACKOFF_MAX_USEC : l->backoff * 2;
 }
@@ -134,17 +145,18 @@ static void on_output(struct ev_loop *loop, struct ev_io *io, int fd, uint32_t e
 		while ((nl = memchr(l->buf, '\n', l->len))) {
 			size_t count;
 			bool up;
+			struct vlink_host host;
 			char why[256];
 
 			*nl = '\0';
-			if (vlink_parse(l->buf, l->vms, CLM_MAX_INV_ENTRIES, &count, &up, why, sizeof(why)) <
-			    0) {
+			if (vlink_parse(l->buf, l->vms, CLM_MAX_INV_ENTRIES, &count, &up, &host, why,
+					sizeof(why)) < 0) {
 				helper_lost(l, "it sent a line that does not parse", now);
 				return;
 			}
 			l->backoff = VLINK_BACKOFF_MIN_USEC;
 			l->said_down = false;
-			l->fn(l->userdata, l->vms, count, up, why, now);
+			l->fn(l->userdata, l->vms, count, up, &host, why, now);
 			memmove(l->buf, nl + 1, l->len - (size_t)(nl + 1 - l->buf));
 			l->len -= (size_t)(nl + 1 - l->buf);
 		}

@@ -16,10 +16,16 @@
 #define VLINK_BACKOFF_MIN_USEC (500 * USEC_PER_MSEC)
 #define VLINK_BACKOFF_MAX_USEC (10 * USEC_PER_SEC)
 
+/* The host's capacity as the helper last asked libvirt (0s: unknown). */
+struct vlink_host {
+	uint64_t free_kib;
+	uint32_t cpus;
+};
+
 /* vms: zero-padded entries (the cluster compares them bytewise); up: libvirt
  * connected; why: the reason when not. */
 typedef void (*vlink_inventory_fn)(void *userdata, const struct clm_vm *vms, size_t n, bool up,
-				   const char *why, usec_t now);
+				   const struct vlink_host *host, const char *why, usec_t now);
 
 struct vlink;
 
@@ -30,7 +36,7 @@ int vlink_new(struct ev_loop *loop, const char *helper, const char *uri, vlink_i
 void vlink_free(struct vlink *l); /* stops the helper; NULL is fine */
 
 /* Parse one helper line (pure, for tests): 0 and the entries, or -EBADMSG. */
-int vlink_parse(const char *line, struct clm_vm *vms, size_t cap, size_t *ret_n, bool *ret_up, char *why,
-		size_t whylen);
+int vlink_parse(const char *line, struct clm_vm *vms, size_t cap, size_t *ret_n, bool *ret_up,
+		struct vlink_host *ret_host, char *why, size_t whylen);
 
 #endif

@@ -97,7 +97,7 @@ void mig_job_finished(struct mig_job *j, bool ok, const char *why, usec_t now)
 {
 	if (!j || (j->state != MIG_JOB_RUNNING && j->state != MIG_JOB_ABORTING))
 		return;
-	if (ok && j->state == MIG_JOB_RUNNING) {
+	if (ok) { /* libvirt's verdict: the VM runs on the target, even if an abort came too late */
 		j->state = MIG_JOB_SUCCEEDED;
 		j->remaining = 0;
 	} else {
@@ -108,6 +108,15 @@ void mig_job_finished(struct mig_job *j, bool ok, const char *why, usec_t now)
 		j->state = MIG_JOB_FAILED;
 	}
 	j->finished = now;
+}
+
+bool mig_job_abort(struct mig_job *j, const char *why)
+{
+	if (!j || j->state != MIG_JOB_RUNNING)
+		return false;
+	j->state = MIG_JOB_ABORTING;
+	snprintf(j->reason, sizeof(j->reason), "%s", why && why[0] ? why : "aborted");
+	return true;
 }
 
 int mig_job_percent(const struct mig_job *j)

@@ -61,6 +61,11 @@ usec_t mig_job_next_deadline(const struct mig_job *j);
  * `why` (an abort's reason is kept if we asked for it). */
 void mig_job_finished(struct mig_job *j, bool ok, const char *why, usec_t now);
 
+/* Asked to stop (a drain aborted, its target failed): RUNNING -> ABORTING
+ * with why, kept as the failure's reason; true if the caller should now
+ * abort the libvirt job. A completion that wins the race still succeeds. */
+bool mig_job_abort(struct mig_job *j, const char *why);
+
 /* 0..100, or -1 when nothing is known yet. */
 int mig_job_percent(const struct mig_job *j);
 /* Seconds to completion at the smoothed rate; -1 unknown. */

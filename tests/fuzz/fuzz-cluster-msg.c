@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "clusterd/cluster.h"
+#include "clusterd/drain.h"
 #include "tests/fuzz/fuzz.h"
 
 #define NODES 3
@@ -80,6 +81,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			FUZZ_CHECK(memcmp(out, data, size) == 0);
 		}
 	}
+	{
+		struct clm_admin_msg a;
+		uint8_t out[CLM_ADMIN_LEN];
+
+		if (clm_decode_admin(data, size, &a) == 0) {
+			FUZZ_CHECK(clm_encode_admin(&a, out, sizeof(out)) == (int)size);
+			FUZZ_CHECK(memcmp(out, data, size) == 0);
+		}
+	}
 
 	memcpy(q.members, all, sizeof(all));
 	FUZZ_CHECK(cl_cluster_new(test_cfg(), 1, &c) == 0);
@@ -97,6 +107,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	FUZZ_CHECK(cl_cluster_coordinator(c) == 1 || cl_cluster_coordinator(c) == 2 ||
 		   cl_cluster_coordinator(c) == 3);
+	for (uint32_t id = 1; id <= NODES; id++)
+		FUZZ_CHECK(cl_cluster_admin(c, id).state <= CLM_ADMIN_DRAINED);
+	{
+		/* whatever state the bytes made, the drain planner copes */
+		static struct drain_out out;
+		struct drain_planner *p;
+
+		FUZZ_CHECK(drain_planner_new(test_cfg(), &p) == 0);
+		drain_step(p, c, 4, &out);
+		FUZZ_CHECK(out.n_orders <= CL_MAX_MIGRATIONS && out.n_admin <= CFG_MAX_NODES);
+		for (size_t i = 0; i < out.n_orders; i++)
+			FUZZ_CHECK(out.orders[i].source != out.orders[i].target);
+		drain_planner_free(p);
+	}
 	cl_cluster_free(c);
 	return 0;
 }
@@ -134,7 +158,17 @@ size_t fuzz_seed(unsigned i, uint8_t *buf, size_t cap)
 		len = clm_encode_mig_report(&r, buf, cap);
 		return len > 0 ? (size_t)len : 0;
 	}
-	if (i > 6)
+	if (i == 7) {
+		struct clm_admin_msg a = {.sender = 1,
+					  .node = 2,
+					  .state = CLM_ADMIN_DRAINING,
+					  .version = 100,
+					  .drain = 100,
+					  .reason = "vm1: failed twice"};
+		len = clm_encode_admin(&a, buf, cap);
+		return len > 0 ? (size_t)len : 0;
+	}
+	if (i > 7)
 		return 0;
 	v.count = (uint16_t)(i * 3);
 	for (uint16_t k = 0; k < v.count; k++)

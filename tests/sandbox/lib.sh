@@ -237,10 +237,12 @@ sb_guest_tick() {
 	local f
 	f=$(sb_guest_serial "$1" "$2")
 	[ -f "$f" ] || return 1
-	tail -n "+$((${3:-0} + 1))" "$f" | awk '/^TICK [0-9]+ / { n = $2; b = e = s = ""
+	# a line QEMU is still writing lacks fields: only complete ones count
+	tail -n "+$((${3:-0} + 1))" "$f" | awk '{ sub(/\r$/, "") } /^TICK [0-9]+ / { b = e = s = ""
 			for (k = 3; k <= NF; k++) { split($k, kv, "="); if (kv[1] == "boot") b = kv[2]
-				else if (kv[1] == "errs") e = kv[2]; else if (kv[1] == "static_bad") s = kv[2] } }
-		END { if (n == "") exit 1; print n, b, e, s }'
+				else if (kv[1] == "errs") e = kv[2]; else if (kv[1] == "static_bad") s = kv[2] }
+			if (length(b) == 16 && e != "" && s != "") { n = $2; lb = b; le = e; ls = s } }
+		END { if (n == "") exit 1; print n, lb, le, ls }'
 }
 
 # sb_guest_wait_tick NODE NAME MIN TIMEOUT_S [FROM]: wait until the guest's

@@ -523,7 +523,7 @@ static void test_inventory_replicates(void **state)
 
 	assert_int_equal(cl_cluster_inventory(c2, 1, &got, &n, &up, &known), 0);
 	assert_false(known);
-	cl_cluster_local_inventory(c1, vms, 2, true, 2);
+	cl_cluster_local_inventory(c1, vms, 2, true, 0, 0, 2);
 	assert_int_equal(deliver_all(c1, 1, &c2, 1, 3), 2); /* link view + inventory */
 	assert_int_equal(cl_cluster_inventory(c2, 1, &got, &n, &up, &known), 0);
 	assert_true(known && up);
@@ -532,14 +532,14 @@ static void test_inventory_replicates(void **state)
 	assert_int_equal(got[1].state, CLM_VM_PAUSED);
 	assert_int_equal(got[0].mem_kib, 262144);
 	/* unchanged: nothing to send; changed: sent */
-	cl_cluster_local_inventory(c1, vms, 2, true, 4);
+	cl_cluster_local_inventory(c1, vms, 2, true, 0, 0, 4);
 	assert_int_equal(deliver_all(c1, 1, &c2, 1, 5), 0);
-	cl_cluster_local_inventory(c1, vms, 1, true, 6);
+	cl_cluster_local_inventory(c1, vms, 1, true, 0, 0, 6);
 	assert_int_equal(deliver_all(c1, 1, &c2, 1, 7), 1);
 	assert_int_equal(cl_cluster_inventory(c2, 1, &got, &n, &up, &known), 0);
 	assert_int_equal(n, 1);
 	/* libvirt gone there: the list is unknown, not empty */
-	cl_cluster_local_inventory(c1, NULL, 0, false, 8);
+	cl_cluster_local_inventory(c1, NULL, 0, false, 0, 0, 8);
 	assert_int_equal(deliver_all(c1, 1, &c2, 1, 9), 1);
 	assert_int_equal(cl_cluster_inventory(c2, 1, &got, &n, &up, &known), 0);
 	assert_true(known);
@@ -560,7 +560,7 @@ static void test_inventory_bad_messages(void **state)
 	uint8_t buf[4096], bad[4096];
 	int len;
 
-	cl_cluster_local_inventory(c1, vms, 1, true, 2);
+	cl_cluster_local_inventory(c1, vms, 1, true, 0, 0, 2);
 	assert_true(cl_cluster_poll_send(c1, 3, buf, sizeof(buf)) > 0); /* the view */
 	len = cl_cluster_poll_send(c1, 3, buf, sizeof(buf));
 	assert_int_equal(len, CLM_HEADER_LEN + CLM_INV_HEADER_LEN + CLM_INV_ENTRY_LEN);
@@ -594,8 +594,8 @@ static void test_vms_running_twice_flagged(void **state)
 	struct cl_status_src src = {.cfg = cfg, .cluster = c1, .local_id = 1, .now = 10};
 	struct json_object *o, *twice, *list;
 
-	cl_cluster_local_inventory(c1, a, 3, true, 1);
-	cl_cluster_local_inventory(c2, b, 3, true, 1);
+	cl_cluster_local_inventory(c1, a, 3, true, 0, 0, 1);
+	cl_cluster_local_inventory(c2, b, 3, true, 0, 0, 1);
 	deliver_all(c2, 2, &c1, 1, 2);
 	o = cl_status_vms(&src);
 	assert_true(json_object_object_get_ex(o, "running_twice", &twice));

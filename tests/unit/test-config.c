@@ -255,6 +255,10 @@ static const struct bad_case bad_cases[] = {
 	 "17 is out of range (allowed: 1..16)"},
 	{"max_concurrent_0", MINIMAL "migration = {\n  max_concurrent = 0;\n};\n", 10,
 	 "migration.max_concurrent", "0 is out of range (allowed: 1..16)"},
+	{"max_cluster_257", MINIMAL "migration = {\n  max_cluster = 257;\n};\n", 10, "migration.max_cluster",
+	 "257 is out of range (allowed: 0..256)"},
+	{"cpu_overcommit_0", MINIMAL "migration = {\n  cpu_overcommit = 0;\n};\n", 10,
+	 "migration.cpu_overcommit", "0 is out of range (allowed: 1..64)"},
 	{"max_downtime_60001", MINIMAL "migration = {\n  max_downtime_ms = 60001;\n};\n", 10,
 	 "migration.max_downtime_ms", "60001 is out of range (allowed: 1..60000)"},
 	{"self_fence_999", MINIMAL "fencing = {\n  self_fence_ms = 999;\n};\n", 10, "fencing.self_fence_ms",
@@ -494,6 +498,8 @@ static void assert_documented_defaults(const struct cfg *cfg)
 	assert_int_equal(cfg->migration.transport, CFG_TRANSPORT_MCOPY);
 	assert_int_equal(cfg->migration.streams, 1);
 	assert_int_equal(cfg->migration.max_concurrent, 2);
+	assert_int_equal(cfg->migration.max_cluster, 0);
+	assert_int_equal(cfg->migration.cpu_overcommit, 4);
 	assert_int_equal(cfg->migration.bandwidth_mbps, 0);
 	assert_int_equal(cfg->migration.max_downtime_ms, 300);
 	assert_int_equal(cfg->migration.timeout_s_per_gib, 120);

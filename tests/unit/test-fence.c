@@ -144,6 +144,10 @@ static void test_hung_grandchild_killed_with_the_group(void **state)
 
 	assert_int_equal(v.result, -ETIMEDOUT);
 	assert_int_equal(sscanf(v.output, "child %d", &child), 1);
+	/* SIGKILL went to the group; the kernel takes a moment to end it (a
+	 * loaded machine: longer). Gone within 30 s, or it was never signalled. */
+	for (int i = 0; i < 3000 && running(child); i++)
+		usleep(10000);
 	assert_false(running(child));
 }
 

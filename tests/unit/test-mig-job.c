@@ -70,6 +70,29 @@ static void test_completion_deadline(void **state)
 	assert_non_null(strstr(j.reason, "not complete after")); /* our reason, not libvirt's */
 }
 
+/* An abort asked from outside keeps its reason; a completion that wins the
+ * race still counts as done (the VM is on the target); only once. */
+static void test_abort(void **state)
+{
+	struct mig_job j = job(GIB, 600, 60);
+
+	assert_false(mig_job_abort(&j, "not started"));
+	mig_job_start(&j, 0);
+	assert_true(mig_job_abort(&j, "the drain was aborted"));
+	assert_false(mig_job_abort(&j, "again"));
+	assert_int_equal(j.state, MIG_JOB_ABORTING);
+	assert_int_equal(mig_job_tick(&j, 9999 * S), MIG_ACT_NONE);
+	mig_job_finished(&j, false, "operation aborted", S);
+	assert_int_equal(j.state, MIG_JOB_FAILED);
+	assert_string_equal(j.reason, "the drain was aborted");
+
+	j = job(GIB, 600, 60);
+	mig_job_start(&j, 0);
+	assert_true(mig_job_abort(&j, "target failed"));
+	mig_job_finished(&j, true, NULL, S);
+	assert_int_equal(j.state, MIG_JOB_SUCCEEDED);
+}
+
 /* Samples that repeat the same amount are not progress. */
 static void test_no_progress_deadline(void **state)
 {
@@ -134,7 +157,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_init_and_start),       cmocka_unit_test(test_completion_deadline),
 		cmocka_unit_test(test_no_progress_deadline), cmocka_unit_test(test_success_percent_eta),
-		cmocka_unit_test(test_failure_reason),
+		cmocka_unit_test(test_failure_reason),       cmocka_unit_test(test_abort),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

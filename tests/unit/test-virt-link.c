@@ -25,9 +25,11 @@ static void test_parse(void **state)
 {
 	static const char good[] = "{\"libvirt\":\"connected\",\"vms\":[{\"name\":\"web\",\"uuid\":"
 				   "\"6695eb01-f6a4-8304-79aa-97f2502e193f\","
-				   "\"state\":1,\"mem_kib\":262144,\"vcpus\":2,\"persistent\":true}]}";
+				   "\"state\":1,\"mem_kib\":262144,\"vcpus\":2,\"persistent\":true}],"
+				   "\"host\":{\"free_kib\":1048576,\"cpus\":8}}";
 	static const char *const bad[] = {
 		"",
+		"{\"libvirt\":\"connected\",\"vms\":[],\"host\":7}",
 		"not json",
 		"[]",
 		"{\"vms\":[]}",
@@ -45,24 +47,28 @@ static void test_parse(void **state)
 	struct clm_vm vms[2];
 	size_t n = 99;
 	bool up = false;
+	struct vlink_host host;
 	char why[64];
 
-	assert_int_equal(vlink_parse(good, vms, 2, &n, &up, why, sizeof(why)), 0);
+	assert_int_equal(vlink_parse(good, vms, 2, &n, &up, &host, why, sizeof(why)), 0);
 	assert_int_equal(n, 1);
 	assert_true(up);
 	assert_string_equal(vms[0].name, "web");
 	assert_int_equal(vms[0].state, CLM_VM_RUNNING);
 	assert_int_equal(vms[0].mem_kib, 262144);
 	assert_true(vms[0].persistent);
-	assert_int_equal(vlink_parse(good, vms, 0, &n, &up, why, sizeof(why)), -EBADMSG); /* over capacity */
+	assert_int_equal(host.free_kib, 1048576);
+	assert_int_equal(host.cpus, 8);
+	assert_int_equal(vlink_parse(good, vms, 0, &n, &up, &host, why, sizeof(why)),
+			 -EBADMSG); /* over capacity */
 	assert_int_equal(vlink_parse("{\"libvirt\":\"not connected\",\"why\":\"no socket\",\"vms\":[]}", vms,
-				     2, &n, &up, why, sizeof(why)),
+				     2, &n, &up, &host, why, sizeof(why)),
 			 0);
 	assert_false(up);
 	assert_int_equal(n, 0);
 	assert_string_equal(why, "no socket");
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-		if (vlink_parse(bad[i], vms, 2, &n, &up, why, sizeof(why)) != -EBADMSG)
+		if (vlink_parse(bad[i], vms, 2, &n, &up, &host, why, sizeof(why)) != -EBADMSG)
 			fail_msg("accepted: %s", bad[i]);
 }
 
@@ -73,7 +79,8 @@ struct seen {
 	char why[256];
 };
 
-static void on_inv(void *ud, const struct clm_vm *vms, size_t n, bool up, const char *why, usec_t now)
+static void on_inv(void *ud, const struct clm_vm *vms, size_t n, bool up, const struct vlink_host *host,
+		   const char *why, usec_t now)
 {
 	struct seen *s = ud;
 
