@@ -20,6 +20,12 @@ static void put_header(uint8_t *buf, uint8_t type, size_t len, uint32_t sender)
 	put_u32(buf + 12, sender);
 }
 
+void clm_put_header(uint8_t *buf, uint8_t type, size_t len, uint32_t sender)
+{
+	memset(buf + 6, 0, 2); /* flags */
+	put_header(buf, type, len, sender);
+}
+
 static size_t view_len(uint16_t count)
 {
 	return CLM_HEADER_LEN + CLM_VIEW_HEADER_LEN + (size_t)count * CLM_VIEW_ENTRY_LEN;

@@ -164,6 +164,10 @@ int clm_encode_link_view(const struct clm_link_view *v, uint8_t *buf, size_t cap
  * unknown type is not an error here: the caller decides. */
 int clm_peek(const uint8_t *buf, size_t len, uint8_t *ret_type, uint32_t *ret_sender);
 
+/* Write the header of a message of another module (e.g. ha.h) into buf,
+ * which holds at least CLM_HEADER_LEN bytes; len is the whole message. */
+void clm_put_header(uint8_t *buf, uint8_t type, size_t len, uint32_t sender);
+
 /* Decode a CLM_LINK_VIEW: 0 or -EBADMSG; *ret untouched on failure. */
 int clm_decode_link_view(const uint8_t *buf, size_t len, struct clm_link_view *ret);
 

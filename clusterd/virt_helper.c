@@ -5,16 +5,21 @@
  * its own loop and writes one JSON line per change to stdout:
  *   {"libvirt":"connected"|"not connected","why":"…","vms":[{…}…]}
  * with the full domain list each time. Exits when stdin closes (the daemon
- * is gone). Usage: clusterd-virt [URI] */
+ * is gone). Usage: clusterd-virt [URI]
+ * One-shot: clusterd-virt --dumpxml URI DOMAIN prints DOMAIN's XML (uuid or
+ * name; see virt_xml.h) and exits 0, or prints one line to stderr and exits
+ * 1. An empty URI is libvirt's default. */
 #include <errno.h>
 #include <json-c/json.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <unistd.h>
 
 #include "clusterd/virt.h"
+#include "clusterd/virt_xml.h"
 #include "common/log.h"
 #include "common/loop.h"
 
@@ -110,14 +115,43 @@ static void on_term(struct ev_loop *loop, int signo, usec_t now, void *ud)
 	ev_loop_quit(loop);
 }
 
+static int dump_xml(const char *uri, const char *domain)
+{
+	char reason[512], *xml = NULL;
+	int r;
+
+	signal(SIGPIPE, SIG_IGN); /* a closed stdout is an error to report, not a death */
+	r = virt_domain_xml(*uri ? uri : NULL, domain, &xml, reason, sizeof(reason));
+
+	if (r < 0) {
+		fprintf(stderr, "clusterd-virt: %s\n", reason);
+		return 1;
+	}
+	r = fputs(xml, stdout) < 0 || fflush(stdout) != 0;
+	free(xml);
+	if (r) {
+		fprintf(stderr, "clusterd-virt: cannot write the XML: %s\n", strerror(errno));
+		return 1;
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct virt_callbacks cbs = {on_connected, on_disconnected, on_domain};
 	struct ev_loop *loop;
 	int r;
 
+	if (argc >= 2 && strcmp(argv[1], "--dumpxml") == 0) {
+		if (argc != 4 || !*argv[3]) {
+			fprintf(stderr, "usage: clusterd-virt --dumpxml LIBVIRT-URI UUID-OR-NAME\n");
+			return 2;
+		}
+		return dump_xml(argv[2], argv[3]);
+	}
 	if (argc > 2 || (argc == 2 && strcmp(argv[1], "--help") == 0)) {
-		fprintf(stderr, "usage: clusterd-virt [LIBVIRT-URI]\n");
+		fprintf(stderr, "usage: clusterd-virt [LIBVIRT-URI]\n"
+				"       clusterd-virt --dumpxml LIBVIRT-URI UUID-OR-NAME\n");
 		return 2;
 	}
 	signal(SIGPIPE, SIG_IGN);
