@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "clusterd/cluster.h"
+#include "clusterd/ha.h"
 
 struct cl_cluster {
 	const struct cfg *cfg;
@@ -39,6 +40,7 @@ struct cl_cluster {
 	struct cl_migration migs[CL_MAX_MIGRATIONS];
 	size_t n_migs;
 	struct cl_admin admin[CFG_MAX_NODES];
+	struct ha_registry *ha;
 
 	/* derived */
 	enum cl_node_state state[CFG_MAX_NODES];
@@ -303,6 +305,10 @@ int cl_cluster_new(const struct cfg *cfg, uint32_t local_id, struct cl_cluster *
 	c->local_id = local_id;
 	c->local_idx = idx;
 	c->view_due = true;
+	if (ha_registry_new(&c->ha) < 0) {
+		free(c);
+		return -ENOMEM;
+	}
 	*ret_cluster = c;
 	return 0;
 }
@@ -313,6 +319,7 @@ void cl_cluster_free(struct cl_cluster *c)
 		return;
 	for (size_t x = 0; x < CFG_MAX_NODES; x++)
 		free(c->inv[x]);
+	ha_registry_free(c->ha);
 	free(c);
 }
 
@@ -674,6 +681,33 @@ static int receive_admin(struct cl_cluster *c, uint32_t from, const void *buf, s
 	return 0;
 }
 
+struct ha_registry *cl_cluster_ha(const struct cl_cluster *c)
+{
+	return c->ha;
+}
+
+static int receive_ha(struct cl_cluster *c, uint32_t from, const void *buf, size_t len, usec_t now)
+{
+	struct ha_msg m;
+	int r = ha_msg_decode(buf, len, &m);
+
+	if (r == -ENOMEM)
+		return r;
+	if (r < 0)
+		return reject(c, from, "malformed HA registry entry", r, now);
+	r = ha_registry_apply(c->ha, &m);
+	if (r > 0) {
+		struct cl_event ev = {.kind = CL_EV_HA,
+				      .node_id = from,
+				      .new_state = m.op,
+				      .reason = m.vm.name,
+				      .now = now};
+		fire(c, &ev);
+	}
+	ha_msg_clear(&m);
+	return r < 0 ? r : 0;
+}
+
 int cl_cluster_receive(struct cl_cluster *c, uint32_t from, const void *buf, size_t len, usec_t now)
 {
 	struct clm_link_view *v;
@@ -689,7 +723,7 @@ int cl_cluster_receive(struct cl_cluster *c, uint32_t from, const void *buf, siz
 	if (sender != from)
 		return reject(c, from, "sender field does not match the CPG sender", -EBADMSG, now);
 	if (type != CLM_LINK_VIEW && type != CLM_INVENTORY && type != CLM_MIGRATE && type != CLM_MIG_STATE &&
-	    type != CLM_ADMIN)
+	    type != CLM_ADMIN && type != CLM_HA)
 		return reject(c, from, "unknown message type (ignored)", -ENOMSG, now);
 	x = cfg_node_by_id(c->cfg, from);
 	if (x < 0)
@@ -701,6 +735,8 @@ int cl_cluster_receive(struct cl_cluster *c, uint32_t from, const void *buf, siz
 		return receive_mig_report(c, from, buf, len, now);
 	if (type == CLM_ADMIN)
 		return receive_admin(c, from, buf, len, now);
+	if (type == CLM_HA)
+		return receive_ha(c, from, buf, len, now);
 	if (x == c->local_idx)
 		return 0; /* our own, in total order: ours is already current */
 	if (type == CLM_INVENTORY)

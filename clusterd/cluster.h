@@ -48,6 +48,7 @@ enum cl_event_kind {
 	CL_EV_BAD_MESSAGE,
 	CL_EV_MIGRATION,
 	CL_EV_ADMIN, /* node_id's admin state: old/new_state (enum clm_admin), reason */
+	CL_EV_HA,    /* the HA registry changed: reason = the VM's name, new_state = HA_OP_* */
 };
 
 struct cl_event {
@@ -167,6 +168,10 @@ struct cl_admin cl_cluster_admin(const struct cl_cluster *c, uint32_t node_id);
 const char *cl_admin_name(enum clm_admin s); /* "none", "draining", "drained" */
 /* May node_id take VMs now: ONLINE, admin NONE, libvirt connected there. */
 bool cl_cluster_accepts_vms(const struct cl_cluster *c, uint32_t node_id);
+
+/* The HA VM registry (clusterd/ha.h), replicated like the rest: SET/REMOVE
+ * messages apply last-writer-wins. Mutable only to load it at start-up. */
+struct ha_registry *cl_cluster_ha(const struct cl_cluster *c);
 
 /* The migrations table, in request order. */
 size_t cl_cluster_migrations(const struct cl_cluster *c, const struct cl_migration **ret_migs);

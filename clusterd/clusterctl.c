@@ -29,8 +29,8 @@
 
 enum { EXIT_OK = 0, EXIT_FAILED = 1, EXIT_USAGE = 2, EXIT_UNREACHABLE = 3, EXIT_NOTQUORATE = 4 };
 
-static const char *const commands[] = {"status",     "nodes",   "quorum", "links",   "vms",
-				       "migrations", "migrate", "drain",  "undrain", NULL};
+static const char *const commands[] = {"status",  "nodes", "quorum",  "links", "vms", "migrations",
+				       "migrate", "drain", "undrain", "ha",    NULL};
 
 static void usage(FILE *f)
 {
@@ -50,6 +50,9 @@ static void usage(FILE *f)
 		"                        (--wait: follow it until DRAINED; --timeout S: give up waiting)\n"
 		"  drain --abort NODE    stop a drain: queued moves dropped, running ones aborted\n"
 		"  undrain NODE          a drained NODE takes VMs again (nothing moves back)\n"
+		"  ha add VM             make VM cluster-managed (its XML is kept on every node)\n"
+		"                        [--priority N] [--prefer NODE,…] [--forbid NODE,…]\n"
+		"  ha remove VM          the cluster stops managing VM (it keeps running)\n"
 		"\n"
 		"Options:\n"
 		"  -s, --socket SOCKET   control socket (default $CLUSTERD_SOCKET or %s)\n"
@@ -513,7 +516,8 @@ static int cmd_vms(struct json_object *d)
 		char mem[32];
 
 		snprintf(mem, sizeof(mem), "%s MiB", num(v, "memory_mib"));
-		table_add(&t, str(v, "name"), str(v, "node"), str(v, "state"), mem, num(v, "vcpus"),
+		table_add(&t, str(v, "name"), is_null(v, "node") ? "-" : str(v, "node"), str(v, "state"),
+			  is_null(v, "memory_mib") ? "-" : mem, is_null(v, "vcpus") ? "-" : num(v, "vcpus"),
 			  yesno(v, "ha"));
 	}
 	if (arr_len(vms))
@@ -851,6 +855,10 @@ static int print_reply(const char *cmd, const char *line, bool json)
 		ret = cmd_migrate(data);
 	} else if (strcmp(cmd, "drain") == 0 || strcmp(cmd, "undrain") == 0) {
 		ret = cmd_admin(data);
+	} else if (strcmp(cmd, "ha") == 0) {
+		if (strcmp(str(data, "state"), "removed") == 0)
+			printf("%s is no longer HA\n", str(data, "vm"));
+		ret = EXIT_OK;
 	} else {
 		ret = cmd_links(data);
 	}
@@ -917,6 +925,66 @@ static int wait_migration(const char *path, const char *reply_line, long timeout
 	}
 	fprintf(stderr, "clusterctl: still not finished after %ld s; it goes on (clusterctl migrations)\n",
 		timeout_s);
+	return EXIT_FAILED;
+}
+
+/* "n2,n3" as a JSON array of strings (empty items kept: clusterd names them) */
+static struct json_object *split_list(const char *s)
+{
+	struct json_object *a = json_object_new_array();
+	const char *p = s;
+
+	for (;;) {
+		size_t n = strcspn(p, ",");
+		json_object_array_add(a, json_object_new_string_len(p, (int)(n > 200 ? 200 : n)));
+		if (!p[n])
+			break;
+		p += n + 1;
+	}
+	return a;
+}
+
+/* ha add answers "fetching": the XML comes from the VM's node in a child
+ * process. Poll ha-result until it is done or failed (30 s at most). */
+static int wait_ha(const char *path, const char *vm)
+{
+	int64_t deadline = mono_ms() + 30000;
+	struct json_object *req = json_object_new_object();
+	char request[512];
+
+	json_object_object_add(req, "cmd", json_object_new_string("ha-result"));
+	json_object_object_add(req, "vm", json_object_new_string(vm));
+	snprintf(request, sizeof(request), "%s\n",
+		 json_object_to_json_string_ext(req, JSON_C_TO_STRING_PLAIN));
+	json_object_put(req);
+	while (mono_ms() < deadline) {
+		struct json_object *r, *d;
+		char *line = NULL;
+		int t = transact(path, request, &line);
+
+		if (t != EXIT_OK)
+			return t;
+		r = json_tokener_parse(line);
+		free(line);
+		if (!r || !json_object_object_get_ex(r, "data", &d)) {
+			fprintf(stderr, "clusterctl: malformed ha-result reply\n");
+			json_object_put(r);
+			return EXIT_FAILED;
+		}
+		if (strcmp(str(d, "state"), "failed") == 0) {
+			fprintf(stderr, "clusterctl: %s not added: %s\n", vm, str(d, "error"));
+			json_object_put(r);
+			return EXIT_FAILED;
+		}
+		if (strcmp(str(d, "state"), "done") == 0 && json_object_get_boolean(get(d, "ha"))) {
+			printf("%s is HA\n", vm);
+			json_object_put(r);
+			return EXIT_OK;
+		}
+		json_object_put(r);
+		poll(NULL, 0, 200);
+	}
+	fprintf(stderr, "clusterctl: %s not HA after 30 s (clusterctl vms)\n", vm);
 	return EXIT_FAILED;
 }
 
@@ -1017,11 +1085,19 @@ static int wait_drain(const char *path, const char *node, long timeout_s)
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"socket", required_argument, NULL, 's'}, {"json", no_argument, NULL, 'j'},
-		{"help", no_argument, NULL, 'h'},         {"version", no_argument, NULL, 'V'},
-		{"wait", no_argument, NULL, 'w'},         {"timeout", required_argument, NULL, 't'},
-		{"abort", no_argument, NULL, 'a'},        {NULL, 0, NULL, 0},
+		{"socket", required_argument, NULL, 's'},
+		{"json", no_argument, NULL, 'j'},
+		{"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, 'V'},
+		{"wait", no_argument, NULL, 'w'},
+		{"timeout", required_argument, NULL, 't'},
+		{"abort", no_argument, NULL, 'a'},
+		{"priority", required_argument, NULL, 'p'},
+		{"prefer", required_argument, NULL, 'P'},
+		{"forbid", required_argument, NULL, 'F'},
+		{NULL, 0, NULL, 0},
 	};
+	const char *priority = NULL, *prefer = NULL, *forbid = NULL;
 	bool wait = false, abort_it = false;
 	long timeout_s = 3600;
 	const char *path = getenv("CLUSTERD_SOCKET"), *cmd;
@@ -1037,6 +1113,15 @@ int main(int argc, char **argv)
 		switch (c) {
 		case 'a':
 			abort_it = true;
+			break;
+		case 'p':
+			priority = optarg;
+			break;
+		case 'P':
+			prefer = optarg;
+			break;
+		case 'F':
+			forbid = optarg;
 			break;
 		case 'w':
 			wait = true;
@@ -1083,11 +1168,18 @@ int main(int argc, char **argv)
 	}
 	{
 		bool is_mig = strcmp(cmd, "migrate") == 0, is_drain = strcmp(cmd, "drain") == 0,
-		     is_undrain = strcmp(cmd, "undrain") == 0;
-		int want = is_mig ? 3 : is_drain || is_undrain ? 2 : 1;
+		     is_undrain = strcmp(cmd, "undrain") == 0, is_ha = strcmp(cmd, "ha") == 0;
+		int want = is_mig || is_ha ? 3 : is_drain || is_undrain ? 2 : 1;
 
+		if (is_ha && optind + 3 == argc && strcmp(argv[optind + 1], "add") != 0 &&
+		    strcmp(argv[optind + 1], "remove") != 0)
+			want = -1;
 		if (optind + want != argc) {
-			if (is_mig)
+			if (is_ha)
+				fprintf(stderr,
+					"clusterctl: usage: clusterctl ha add VM [--priority N] [--prefer "
+					"NODE,...] [--forbid NODE,...] | ha remove VM\n");
+			else if (is_mig)
 				fprintf(stderr, "clusterctl: usage: clusterctl migrate VM NODE [--wait] "
 						"[--timeout S]\n");
 			else if (is_drain)
@@ -1104,6 +1196,10 @@ int main(int argc, char **argv)
 		}
 		if ((wait || timeout_s != 3600) && !is_mig && !is_drain) {
 			fprintf(stderr, "clusterctl: --wait and --timeout go with migrate and drain\n");
+			return EXIT_USAGE;
+		}
+		if ((priority || prefer || forbid) && !(is_ha && strcmp(argv[optind + 1], "add") == 0)) {
+			fprintf(stderr, "clusterctl: --priority, --prefer and --forbid go with ha add\n");
 			return EXIT_USAGE;
 		}
 		if (abort_it && !is_drain) {
@@ -1134,6 +1230,32 @@ int main(int argc, char **argv)
 		json_object_object_add(req, "vm", json_object_new_string(argv[optind + 1]));
 		json_object_object_add(req, "node", json_object_new_string(argv[optind + 2]));
 	}
+	if (strcmp(cmd, "ha") == 0) {
+		if (strlen(argv[optind + 2]) > 200) {
+			fprintf(stderr, "clusterctl: VM name too long\n");
+			json_object_put(req);
+			return EXIT_USAGE;
+		}
+		json_object_object_add(req, "op", json_object_new_string(argv[optind + 1]));
+		json_object_object_add(req, "vm", json_object_new_string(argv[optind + 2]));
+		if (priority) {
+			char *end;
+			long p = strtol(priority, &end, 10);
+
+			if (*end || !*priority || p < -1000 || p > 1000) {
+				fprintf(stderr,
+					"clusterctl: --priority wants an integer in -1000..1000, got '%s'\n",
+					priority);
+				json_object_put(req);
+				return EXIT_USAGE;
+			}
+			json_object_object_add(req, "priority", json_object_new_int((int)p));
+		}
+		if (prefer)
+			json_object_object_add(req, "prefer", split_list(prefer));
+		if (forbid)
+			json_object_object_add(req, "forbid", split_list(forbid));
+	}
 	if (strcmp(cmd, "drain") == 0 || strcmp(cmd, "undrain") == 0) {
 		if (strlen(argv[optind + 1]) > 200) {
 			fprintf(stderr, "clusterctl: node name too long\n");
@@ -1150,7 +1272,9 @@ int main(int argc, char **argv)
 	ret = transact(path, request, &line);
 	if (ret == EXIT_OK)
 		ret = print_reply(cmd, line, json);
-	if (ret == EXIT_OK && wait && strcmp(cmd, "drain") == 0)
+	if (ret == EXIT_OK && strcmp(cmd, "ha") == 0 && strcmp(argv[optind + 1], "add") == 0)
+		ret = wait_ha(path, argv[optind + 2]);
+	else if (ret == EXIT_OK && wait && strcmp(cmd, "drain") == 0)
 		ret = wait_drain(path, argv[optind + 1], timeout_s);
 	else if (ret == EXIT_OK && wait)
 		ret = wait_migration(path, line, timeout_s);

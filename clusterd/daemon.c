@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "autoconf.h"
@@ -19,6 +20,7 @@
 #include "clusterd/corosync.h"
 #include "clusterd/daemon.h"
 #include "clusterd/drain.h"
+#include "clusterd/ha.h"
 #include "clusterd/status.h"
 #include "clusterd/virt_link.h"
 #include "migrate/mig_exec.h"
@@ -52,6 +54,14 @@ struct cl_daemon {
 	bool drain_due;    /* something changed: run the planner soon */
 	usec_t drain_next; /* when it may run next */
 	struct drain_out *drain_out;
+	/* `ha add` fetches the domain XML from the VM's node through a child */
+	struct ha_fetch *fetch[8];
+	struct ha_result {
+		char name[HA_NAME_MAX];
+		char state[16]; /* "fetching", "done", "failed" */
+		char error[256];
+	} ha_results[16];
+	size_t n_ha_results;
 	/* migrations this node runs (it is their source); each is its own
 	 * allocation because its child's callbacks hold its address */
 	struct local_mig *lm[CL_MAX_MIGRATIONS];
@@ -521,6 +531,33 @@ static void resend_admin(struct cl_daemon *d)
 	}
 }
 
+static void send_ha(struct cl_daemon *d, struct ha_msg *m)
+{
+	size_t len = ha_msg_len(m);
+	uint8_t *buf = malloc(len);
+	int r = buf ? 0 : -ENOMEM;
+
+	m->sender = d->local_id;
+	if (r == 0) {
+		int n = ha_msg_encode(m, buf, len);
+		r = n < 0 ? n : multicast(d, buf, (size_t)n);
+	}
+	if (r < 0)
+		log_err("ha: cannot multicast the entry of %s: %s", m->vm.name, strerror(-r));
+	free(buf);
+}
+
+/* The whole HA registry, tombstones included (LWW: a no-op where known). */
+static void resend_ha(struct cl_daemon *d)
+{
+	struct ha_msg m;
+
+	for (size_t i = 0; ha_registry_entry_msg(cl_cluster_ha(d->cluster), i, &m) == 0; i++) {
+		send_ha(d, &m);
+		ha_msg_clear(&m);
+	}
+}
+
 static uint64_t new_mig_id(struct cl_daemon *d)
 {
 	/* unique across the cluster: our start time, a counter, and our node id */
@@ -643,8 +680,10 @@ static void cs_membership(void *ud, const uint32_t *members, size_t n, usec_t no
 	log_info("membership:%s", n ? buf : " (none)");
 	cl_cluster_membership(d->cluster, members, n, now);
 	d->drain_due = true;
-	if (cl_cluster_coordinator(d->cluster) == d->local_id)
+	if (cl_cluster_coordinator(d->cluster) == d->local_id) {
 		resend_admin(d); /* joiners learn every node's admin state */
+		resend_ha(d);    /* … and the HA registry */
+	}
 	run_admitted(d, now);
 }
 
@@ -689,9 +728,22 @@ static void on_cluster_event(const struct cl_event *ev, void *userdata)
 		else
 			log_info("cluster: no coordinator (not quorate)");
 		d->drain_due = true;
-		if (ev->node_id == d->local_id)
+		if (ev->node_id == d->local_id) {
 			resend_admin(d);
+			resend_ha(d);
+		}
 		break;
+	case CL_EV_HA: {
+		int r = ha_registry_save(cl_cluster_ha(d->cluster), d->cfg->state_dir);
+
+		log_info("ha: %s %s (from %s)%s", ev->reason,
+			 ev->new_state == HA_OP_SET ? "is HA" : "is no longer HA", node_name(d, ev->node_id),
+			 r < 0 ? "" : ", saved");
+		if (r < 0)
+			log_err("ha: cannot save the registry in %s: %s", d->cfg->state_dir, strerror(-r));
+		d->drain_due = true;
+		break;
+	}
 	case CL_EV_ADMIN: {
 		struct cl_admin a = cl_cluster_admin(d->cluster, ev->node_id);
 
@@ -1019,12 +1071,341 @@ static int ctl_undrain(void *ud, const struct ctl_request *req, struct json_obje
 	return 0;
 }
 
+/* ---- the HA registry: `ha add|remove` ---- */
+
+struct ha_fetch {
+	struct cl_daemon *d;
+	struct mig_exec *exec;
+	struct ha_msg m; /* the SET to send once the XML is here */
+	char path[4200];
+};
+
+static struct ha_result *ha_result(struct cl_daemon *d, const char *name, bool create)
+{
+	size_t n = d->n_ha_results < 16 ? d->n_ha_results : 16;
+
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(d->ha_results[i].name, name) == 0)
+			return &d->ha_results[i];
+	if (!create)
+		return NULL;
+	{
+		struct ha_result *r = &d->ha_results[d->n_ha_results++ % 16];
+		*r = (struct ha_result){0};
+		snprintf(r->name, sizeof(r->name), "%s", name);
+		return r;
+	}
+}
+
+/* LWW versions: later than anything seen for the VM and than our clock,
+ * with our node id in the low byte so two nodes never write the same one. */
+static uint64_t ha_version(struct cl_daemon *d, const char *uuid)
+{
+	uint64_t seen = ha_registry_version(cl_cluster_ha(d->cluster), uuid) >> 8,
+		 now = (uint64_t)time_real_usec();
+
+	return (now > seen ? now : seen + 1) << 8 | (d->local_id & 0xff);
+}
+
+static void ha_fetched(void *ud, bool ok, const char *msg, usec_t now)
+{
+	struct ha_fetch *f = ud;
+	struct cl_daemon *d = f->d;
+	struct ha_result *res = ha_result(d, f->m.vm.name, true);
+	FILE *in = NULL;
+	long len = -1;
+
+	if (ok && (in = fopen(f->path, "re")) && fseek(in, 0, SEEK_END) == 0 && (len = ftell(in)) > 0 &&
+	    len <= HA_XML_MAX && fseek(in, 0, SEEK_SET) == 0 && (f->m.vm.xml = calloc(1, (size_t)len + 1)) &&
+	    fread(f->m.vm.xml, 1, (size_t)len, in) == (size_t)len) {
+		f->m.vm.version = ha_version(d, f->m.vm.uuid);
+		send_ha(d, &f->m);
+		snprintf(res->state, sizeof(res->state), "done");
+		res->error[0] = '\0';
+	} else {
+		snprintf(res->state, sizeof(res->state), "failed");
+		snprintf(res->error, sizeof(res->error), "%s",
+			 !ok                ? msg
+			 : len > HA_XML_MAX ? "the domain XML is larger than 256 KiB"
+					    : "cannot read the fetched domain XML");
+		log_warn("ha: %s not added: %s", f->m.vm.name, res->error);
+	}
+	if (in)
+		fclose(in);
+	unlink(f->path);
+	for (size_t i = 0; i < 8; i++)
+		if (d->fetch[i] == f)
+			d->fetch[i] = NULL;
+	ha_msg_clear(&f->m);
+	mig_exec_free(f->exec);
+	free(f);
+}
+
+/* "n2,n3" -> node ids; -1 and msg on a bad name or too many. */
+static int node_list(struct cl_daemon *d, struct json_object *arr, uint32_t *ids, const char *what,
+		     const char **ret_code, char *msg, size_t msglen)
+{
+	size_t n = arr ? json_object_array_length(arr) : 0;
+
+	if (arr && !json_object_is_type(arr, json_type_array))
+		return fail_req(ret_code, CTL_EINVAL, msg, msglen, "%s must be a list of node names", what);
+	if (n > HA_NODES_MAX)
+		return fail_req(ret_code, CTL_EINVAL, msg, msglen, "at most %d %s nodes", HA_NODES_MAX, what);
+	for (size_t i = 0; i < n; i++) {
+		const char *name = json_object_get_string(json_object_array_get_idx(arr, i));
+		int x = name ? cfg_node_by_name(d->cfg, name) : -1;
+
+		if (x < 0)
+			return fail_req(ret_code, CTL_EINVAL, msg, msglen, "%s: no node named '%s'", what,
+					name ? name : "?");
+		for (size_t k = 0; k < i; k++)
+			if (ids[k] == d->cfg->nodes[x].id)
+				return fail_req(ret_code, CTL_EINVAL, msg, msglen, "%s: %s twice", what,
+						name);
+		ids[i] = d->cfg->nodes[x].id;
+	}
+	return 0;
+}
+
+/* {"cmd":"ha","op":"add"|"remove","vm":NAME[,"priority":N,"prefer":[…],
+ * "forbid":[…]]}. add fetches the domain's XML from the node it is on (a
+ * child process: libvirt calls never block the loop) and then multicasts
+ * the entry; the reply says "fetching": follow it with ha-result. */
+static int ctl_ha(void *ud, const struct ctl_request *req, struct json_object **ret_data,
+		  const char **ret_code, char *msg, size_t msglen)
+{
+	struct cl_daemon *d = ud;
+	struct json_object *jop, *jvm, *j;
+	const char *op, *vm;
+	const struct ha_vm *cur;
+
+	if (!json_object_object_get_ex(req->args, "op", &jop) ||
+	    !json_object_is_type(jop, json_type_string) ||
+	    !json_object_object_get_ex(req->args, "vm", &jvm) || !json_object_is_type(jvm, json_type_string))
+		return fail_req(ret_code, CTL_EINVAL, msg, msglen, "ha needs \"op\" and \"vm\" (strings)");
+	op = json_object_get_string(jop);
+	vm = json_object_get_string(jvm);
+	if (strcmp(op, "add") != 0 && strcmp(op, "remove") != 0)
+		return fail_req(ret_code, CTL_EINVAL, msg, msglen, "ha: op is add or remove, not '%s'", op);
+	if (!*vm || strlen(vm) >= HA_NAME_MAX)
+		return fail_req(ret_code, CTL_EINVAL, msg, msglen, "ha: a VM name of 1..%d characters",
+				HA_NAME_MAX - 1);
+	if (!cl_cluster_is_quorate(d->cluster))
+		return fail_req(ret_code, CTL_ENOTQUORATE, msg, msglen,
+				"this partition is not quorate: nothing is changed");
+	cur = ha_registry_find_by_name(cl_cluster_ha(d->cluster), vm);
+	if (strcmp(op, "remove") == 0) {
+		struct ha_msg m = {.op = HA_OP_REMOVE};
+
+		if (!cur)
+			return fail_req(ret_code, CTL_EINVAL, msg, msglen, "VM '%s' is not HA", vm);
+		memcpy(m.vm.uuid, cur->uuid, sizeof(m.vm.uuid));
+		memcpy(m.vm.name, cur->name, sizeof(m.vm.name));
+		m.vm.version = ha_version(d, cur->uuid);
+		send_ha(d, &m);
+		log_info("ha: removal of %s requested by uid %u", vm, (unsigned)req->uid);
+		*ret_data = json_object_new_object();
+		json_object_object_add(*ret_data, "vm", json_object_new_string(vm));
+		json_object_object_add(*ret_data, "state", json_object_new_string("removed"));
+		return 0;
+	}
+	{
+		struct ha_fetch *f;
+		const struct clm_vm *found = NULL;
+		uint32_t owner = 0;
+		size_t slot, count = 0;
+		char helper[4200], uri[1200], addr[HB_ADDR_STRLEN];
+		int mgmt = cfg_network_by_role(d->cfg, CFG_ROLE_MANAGEMENT), r;
+
+		for (size_t i = 0; i < d->cfg->n_nodes; i++) {
+			const struct clm_vm *vms;
+			size_t n;
+			bool up, known;
+
+			if (cl_cluster_inventory(d->cluster, d->cfg->nodes[i].id, &vms, &n, &up, &known) < 0)
+				continue;
+			for (size_t k = 0; k < n; k++)
+				if (strcmp(vms[k].name, vm) == 0) {
+					found = &vms[k];
+					owner = d->cfg->nodes[i].id;
+					count++;
+				}
+		}
+		if (!found)
+			return fail_req(ret_code, CTL_EINVAL, msg, msglen, "no VM named '%s' in the cluster",
+					vm);
+		if (count > 1)
+			return fail_req(ret_code, CTL_EINVAL, msg, msglen,
+					"VM '%s' is defined on more than one node: not adding it", vm);
+		for (slot = 0; slot < 8 && d->fetch[slot]; slot++)
+			;
+		if (slot == 8)
+			return fail_req(ret_code, CTL_EIO, msg, msglen, "too many ha add requests at once");
+		f = calloc(1, sizeof(*f));
+		if (!f)
+			return fail_req(ret_code, CTL_EIO, msg, msglen, "out of memory");
+		f->d = d;
+		f->m.op = HA_OP_SET;
+		memcpy(f->m.vm.uuid, found->uuid, sizeof(f->m.vm.uuid));
+		snprintf(f->m.vm.name, sizeof(f->m.vm.name), "%s", vm);
+		if (json_object_object_get_ex(req->args, "priority", &j)) {
+			if (!json_object_is_type(j, json_type_int) || json_object_get_int64(j) < -1000 ||
+			    json_object_get_int64(j) > 1000) {
+				free(f);
+				return fail_req(ret_code, CTL_EINVAL, msg, msglen,
+						"priority: an integer in -1000..1000");
+			}
+			f->m.vm.priority = (int32_t)json_object_get_int64(j);
+		} else if (cur) {
+			f->m.vm.priority = cur->priority;
+		}
+		if (node_list(d, json_object_object_get_ex(req->args, "prefer", &j) ? j : NULL,
+			      f->m.vm.preferred, "prefer", ret_code, msg, msglen) < 0 ||
+		    node_list(d, json_object_object_get_ex(req->args, "forbid", &j) ? j : NULL,
+			      f->m.vm.forbidden, "forbid", ret_code, msg, msglen) < 0) {
+			free(f);
+			return -1;
+		}
+		for (size_t a = 0; a < HA_NODES_MAX && f->m.vm.preferred[a]; a++)
+			for (size_t b = 0; b < HA_NODES_MAX && f->m.vm.forbidden[b]; b++)
+				if (f->m.vm.preferred[a] == f->m.vm.forbidden[b]) {
+					uint32_t both = f->m.vm.preferred[a];
+
+					free(f);
+					return fail_req(ret_code, CTL_EINVAL, msg, msglen,
+							"node %s is both preferred and forbidden",
+							node_name(d, both));
+				}
+		if (owner == d->local_id) {
+			snprintf(uri, sizeof(uri), "%s", d->cfg->libvirt_uri);
+		} else {
+			int x = cfg_node_by_id(d->cfg, owner);
+			const char *p = strstr(d->cfg->libvirt_peer_uri, "%s");
+
+			if (mgmt < 0 || x < 0 || !d->cfg->nodes[x].has_addr[mgmt]) {
+				free(f);
+				return fail_req(ret_code, CTL_EINVAL, msg, msglen,
+						"%s has no management address to fetch the XML from",
+						node_name(d, owner));
+			}
+			snprintf(uri, sizeof(uri), "%.*s%s%s", (int)(p - d->cfg->libvirt_peer_uri),
+				 d->cfg->libvirt_peer_uri,
+				 hb_addr_str(&d->cfg->nodes[x].addr[mgmt], addr, sizeof(addr)), p + 2);
+		}
+		snprintf(f->path, sizeof(f->path), "%s/ha-fetch.%u.%zu.xml", d->cfg->state_dir,
+			 (unsigned)getpid(), slot);
+		sibling_path("clusterd-virt", helper, sizeof(helper));
+		{
+			char *argv[] = {helper,       (char *)"--dumpxml", uri,
+					f->m.vm.uuid, (char *)"--to",      f->path,
+					NULL};
+			r = mig_exec_start(d->loop, argv, ha_fetched, f, &f->exec);
+		}
+		if (r < 0) {
+			free(f);
+			return fail_req(ret_code, CTL_EIO, msg, msglen, "cannot start %s: %s", helper,
+					strerror(-r));
+		}
+		d->fetch[slot] = f;
+		{
+			struct ha_result *res = ha_result(d, vm, true);
+			snprintf(res->state, sizeof(res->state), "fetching");
+			res->error[0] = '\0';
+		}
+		log_info("ha: adding %s (on %s) requested by uid %u", vm, node_name(d, owner),
+			 (unsigned)req->uid);
+		*ret_data = json_object_new_object();
+		json_object_object_add(*ret_data, "vm", json_object_new_string(vm));
+		json_object_object_add(*ret_data, "node", json_object_new_string(node_name(d, owner)));
+		json_object_object_add(*ret_data, "state", json_object_new_string("fetching"));
+		return 0;
+	}
+}
+
+/* {"cmd":"ha-result","vm":NAME}: how this node's last `ha` request for the
+ * VM went: fetching, done (multicast), failed (error), or unknown. */
+static int ctl_ha_result(void *ud, const struct ctl_request *req, struct json_object **ret_data,
+			 const char **ret_code, char *msg, size_t msglen)
+{
+	struct cl_daemon *d = ud;
+	struct json_object *jvm;
+	struct ha_result *res;
+	const struct ha_vm *e;
+
+	if (!json_object_object_get_ex(req->args, "vm", &jvm) || !json_object_is_type(jvm, json_type_string))
+		return fail_req(ret_code, CTL_EINVAL, msg, msglen, "ha-result needs \"vm\" (a string)");
+	res = ha_result(d, json_object_get_string(jvm), false);
+	e = ha_registry_find_by_name(cl_cluster_ha(d->cluster), json_object_get_string(jvm));
+	*ret_data = json_object_new_object();
+	json_object_object_add(*ret_data, "vm", json_object_new_string(json_object_get_string(jvm)));
+	json_object_object_add(*ret_data, "state", json_object_new_string(res ? res->state : "unknown"));
+	json_object_object_add(*ret_data, "error",
+			       res && res->error[0] ? json_object_new_string(res->error) : NULL);
+	json_object_object_add(*ret_data, "ha", json_object_new_boolean(e != NULL));
+	return 0;
+}
+
+/* The drain planner's per-VM wishes, from the HA registry. */
+static void ha_prefs(void *ud, const char *uuid, struct mig_vm *vm)
+{
+	struct cl_daemon *d = ud;
+	const struct ha_vm *e = ha_registry_find(cl_cluster_ha(d->cluster), uuid);
+
+	if (!e)
+		return;
+	vm->priority = e->priority;
+	for (size_t i = 0; i < HA_NODES_MAX && i < MIG_MAX_PREFS; i++) {
+		vm->preferred[i] = e->preferred[i];
+		vm->forbidden[i] = e->forbidden[i];
+	}
+}
+
+/* The state directory (0700: the registry holds domain XML) and the
+ * registry saved there. A registry file that does not parse is set aside,
+ * never overwritten, and the others' copies fill ours in. */
+static int setup_state(struct cl_daemon *d)
+{
+	const char *dir = d->cfg->state_dir;
+	int r;
+
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
+		log_err("state: cannot create %s: %s", dir, strerror(errno));
+		return -errno;
+	}
+	r = ha_registry_load(cl_cluster_ha(d->cluster), dir);
+	if (r == -EBADMSG) {
+		char from[4200], to[4300];
+
+		snprintf(from, sizeof(from), "%s/%s", dir, HA_REGISTRY_FILE);
+		snprintf(to, sizeof(to), "%s.corrupt.%lld", from,
+			 (long long)(time_real_usec() / USEC_PER_SEC));
+		log_err("ha: %s is not a valid registry: set aside as %s; the cluster's copy will replace it",
+			from, to);
+		if (rename(from, to) < 0)
+			log_err("ha: cannot set %s aside: %s", from, strerror(errno));
+	} else if (r < 0) {
+		log_err("ha: cannot load the registry from %s: %s", dir, strerror(-r));
+		return r;
+	} else {
+		log_info("ha: %zu HA VMs in %s/%s", ha_registry_count(cl_cluster_ha(d->cluster)), dir,
+			 HA_REGISTRY_FILE);
+	}
+	return 0;
+}
+
 static const struct ctl_command commands[] = {
-	{"status", CTL_READ, ctl_status},     {"nodes", CTL_READ, ctl_nodes},
-	{"quorum", CTL_READ, ctl_quorum},     {"links", CTL_READ, ctl_links},
-	{"vms", CTL_READ, ctl_vms},           {"migrations", CTL_READ, ctl_migrations},
-	{"migrate", CTL_CHANGE, ctl_migrate}, {"drain", CTL_CHANGE, ctl_drain},
-	{"undrain", CTL_CHANGE, ctl_undrain}, {NULL, CTL_READ, NULL},
+	{"status", CTL_READ, ctl_status},
+	{"nodes", CTL_READ, ctl_nodes},
+	{"quorum", CTL_READ, ctl_quorum},
+	{"links", CTL_READ, ctl_links},
+	{"vms", CTL_READ, ctl_vms},
+	{"migrations", CTL_READ, ctl_migrations},
+	{"migrate", CTL_CHANGE, ctl_migrate},
+	{"drain", CTL_CHANGE, ctl_drain},
+	{"undrain", CTL_CHANGE, ctl_undrain},
+	{"ha", CTL_CHANGE, ctl_ha},
+	{"ha-result", CTL_READ, ctl_ha_result},
+	{NULL, CTL_READ, NULL},
 };
 
 static int group_id(const char *name, const char *key, gid_t *ret_gid)
@@ -1285,6 +1666,10 @@ int cl_daemon_new(struct cfg *cfg, struct ev_loop *loop, struct cl_daemon **ret_
 	r = drain_planner_new(d->cfg, &d->planner);
 	if (r < 0)
 		goto fail;
+	drain_planner_set_prefs(d->planner, ha_prefs, d);
+	r = setup_state(d);
+	if (r < 0)
+		goto fail;
 	r = ev_prepare_add(d->loop, drain_prepare, d);
 	if (r < 0)
 		goto fail;
@@ -1308,6 +1693,13 @@ void cl_daemon_free(struct cl_daemon *d)
 	for (size_t i = 0; i < d->n_outq; i++)
 		free(d->outq[i].buf);
 	vlink_free(d->virt);
+	for (size_t i = 0; i < 8; i++)
+		if (d->fetch[i]) {
+			unlink(d->fetch[i]->path);
+			ha_msg_clear(&d->fetch[i]->m);
+			mig_exec_free(d->fetch[i]->exec);
+			free(d->fetch[i]);
+		}
 	drain_planner_free(d->planner);
 	free(d->drain_out);
 	ctl_server_free(d->ctl);

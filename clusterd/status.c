@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "clusterd/status.h"
+#include "clusterd/ha.h"
 
 static const char *node_name(const struct cfg *cfg, uint32_t id)
 {
@@ -246,11 +247,40 @@ struct json_object *cl_status_vms(const struct cl_status_src *s)
 					       json_object_new_int64((int64_t)(vms[k].mem_kib >> 10)));
 			json_object_object_add(v, "vcpus", json_object_new_int64(vms[k].vcpus));
 			json_object_object_add(v, "persistent", json_object_new_boolean(vms[k].persistent));
-			json_object_object_add(v, "ha",
-					       json_object_new_boolean(false)); /* no HA registry yet */
+			json_object_object_add(
+				v, "ha",
+				json_object_new_boolean(
+					ha_registry_find(cl_cluster_ha(s->cluster), vms[k].uuid) != NULL));
 			json_object_object_add(v, "running_twice", json_object_new_boolean(dup));
 			if (dup)
 				json_object_array_add(twice, json_object_new_string(vms[k].name));
+			json_object_array_add(list, v);
+		}
+	}
+	/* HA VMs no inventory lists: not running anywhere we can see */
+	for (size_t e = 0; e < ha_registry_count(cl_cluster_ha(s->cluster)); e++) {
+		const struct ha_vm *h = ha_registry_list(cl_cluster_ha(s->cluster), e);
+		bool seen = false;
+
+		for (size_t i = 0; i < cfg->n_nodes && !seen; i++) {
+			const struct clm_vm *vms;
+			size_t n;
+			bool up, known;
+
+			if (cl_cluster_inventory(s->cluster, cfg->nodes[i].id, &vms, &n, &up, &known) < 0)
+				continue;
+			for (size_t k = 0; k < n && !seen; k++)
+				seen = strcmp(vms[k].uuid, h->uuid) == 0;
+		}
+		if (!seen) {
+			struct json_object *v = json_object_new_object();
+
+			json_object_object_add(v, "name", json_object_new_string(h->name));
+			json_object_object_add(v, "uuid", json_object_new_string(h->uuid));
+			json_object_object_add(v, "node", NULL);
+			json_object_object_add(v, "state", json_object_new_string("not running"));
+			json_object_object_add(v, "ha", json_object_new_boolean(true));
+			json_object_object_add(v, "running_twice", json_object_new_boolean(false));
 			json_object_array_add(list, v);
 		}
 	}

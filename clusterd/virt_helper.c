@@ -10,6 +10,7 @@
  * name; see virt_xml.h) and exits 0, or prints one line to stderr and exits
  * 1. An empty URI is libvirt's default. */
 #include <errno.h>
+#include <fcntl.h>
 #include <json-c/json.h>
 #include <signal.h>
 #include <stdio.h>
@@ -115,6 +116,35 @@ static void on_term(struct ev_loop *loop, int signo, usec_t now, void *ud)
 	ev_loop_quit(loop);
 }
 
+/* For the daemon (mig_exec's protocol): the XML into `to` (mode 0600: it
+ * may hold secrets), then one verdict line on stdout, "ok" or "error: …". */
+static int dump_xml_to(const char *uri, const char *domain, const char *to)
+{
+	char reason[512], *xml = NULL;
+	FILE *f;
+	int fd, r = virt_domain_xml(*uri ? uri : NULL, domain, &xml, reason, sizeof(reason));
+
+	if (r < 0) {
+		printf("error: %s\n", reason);
+		return 1;
+	}
+	fd = open(to, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	f = fd >= 0 ? fdopen(fd, "w") : NULL;
+	if (!f || fputs(xml, f) < 0 || fflush(f) != 0 || fsync(fileno(f)) != 0) {
+		printf("error: cannot write %s: %s\n", to, strerror(errno));
+		if (f)
+			fclose(f);
+		else if (fd >= 0)
+			close(fd);
+		free(xml);
+		return 1;
+	}
+	fclose(f);
+	free(xml);
+	printf("ok\n");
+	return 0;
+}
+
 static int dump_xml(const char *uri, const char *domain)
 {
 	char reason[512], *xml = NULL;
@@ -143,8 +173,11 @@ int main(int argc, char **argv)
 	int r;
 
 	if (argc >= 2 && strcmp(argv[1], "--dumpxml") == 0) {
+		if (argc == 6 && strcmp(argv[4], "--to") == 0 && *argv[3] && *argv[5])
+			return dump_xml_to(argv[2], argv[3], argv[5]);
 		if (argc != 4 || !*argv[3]) {
-			fprintf(stderr, "usage: clusterd-virt --dumpxml LIBVIRT-URI UUID-OR-NAME\n");
+			fprintf(stderr,
+				"usage: clusterd-virt --dumpxml LIBVIRT-URI UUID-OR-NAME [--to FILE]\n");
 			return 2;
 		}
 		return dump_xml(argv[2], argv[3]);
