@@ -40,6 +40,9 @@ struct cl_cluster {
 	struct cl_migration migs[CL_MAX_MIGRATIONS];
 	size_t n_migs;
 	struct cl_admin admin[CFG_MAX_NODES];
+	struct cl_fence fence[CFG_MAX_NODES];
+	usec_t left_at[CFG_MAX_NODES];
+	usec_t quorate_since;
 	struct ha_registry *ha;
 
 	/* derived */
@@ -75,7 +78,7 @@ static void admit(struct cl_cluster *c)
 		if (s < 0 || t < 0)
 			continue;
 		if (m->state == CLM_MIG_RUNNING) {
-			out[s]++;
+			out[s] += m->kind == CLM_KIND_MIGRATE; /* a restart's source is gone */
 			in[t]++;
 			all++;
 		}
@@ -84,11 +87,12 @@ static void admit(struct cl_cluster *c)
 		struct cl_migration *m = &c->migs[i];
 		int s = cfg_node_by_id(c->cfg, m->source), t = cfg_node_by_id(c->cfg, m->target);
 
-		if (m->state != CLM_MIG_REQUESTED || s < 0 || t < 0 || out[s] >= max || in[t] >= max ||
+		if (m->state != CLM_MIG_REQUESTED || s < 0 || t < 0 ||
+		    (m->kind == CLM_KIND_MIGRATE && out[s] >= max) || in[t] >= max ||
 		    (max_all && all >= max_all))
 			continue;
 		m->admitted = true;
-		out[s]++;
+		out[s] += m->kind == CLM_KIND_MIGRATE;
 		in[t]++;
 		all++;
 	}
@@ -351,6 +355,7 @@ void cl_cluster_connected(struct cl_cluster *c, bool connected, usec_t now)
 		c->have_members = false;
 		memset(c->member, 0, sizeof(c->member));
 		memset(&c->q, 0, sizeof(c->q));
+		c->quorate_since = 0;
 		for (size_t x = 0; x < c->cfg->n_nodes; x++)
 			if ((int)x != c->local_idx)
 				forget_views_of(c, x);
@@ -368,9 +373,26 @@ void cl_cluster_membership(struct cl_cluster *c, const uint32_t *members, size_t
 		if (x >= 0)
 			next[x] = true; /* a node not in our config is not ours to judge */
 	}
-	for (size_t x = 0; x < c->cfg->n_nodes; x++)
-		if (c->member[x] && !next[x] && (int)x != c->local_idx)
+	for (size_t x = 0; x < c->cfg->n_nodes; x++) {
+		if (c->member[x] && !next[x] && (int)x != c->local_idx) {
 			forget_views_of(c, x);
+			c->left_at[x] = now;
+		}
+		if (next[x] && c->fence[x].state == CLM_FENCE_FENCED) {
+			/* back: alive, so no longer fenced (a late FENCED is ignored while it is a member) */
+			struct cl_event ev = {.kind = CL_EV_FENCE,
+					      .node_id = c->cfg->nodes[x].id,
+					      .old_state = CLM_FENCE_FENCED,
+					      .new_state = CLM_FENCE_NONE,
+					      .reason = "it rejoined the membership",
+					      .now = now};
+			c->fence[x].state = CLM_FENCE_NONE;
+			c->fence[x].how = CLM_FENCED_NOT;
+			snprintf(c->fence[x].reason, sizeof(c->fence[x].reason), "rejoined");
+			c->fence[x].since = now;
+			fire(c, &ev);
+		}
+	}
 	memcpy(c->member, next, sizeof(next));
 	for (size_t x = 0; x < c->cfg->n_nodes; x++)
 		c->seen[x] |= next[x];
@@ -380,10 +402,14 @@ void cl_cluster_membership(struct cl_cluster *c, const uint32_t *members, size_t
 	/* a source that left cannot finish (or report) its migrations */
 	for (size_t i = 0; i < c->n_migs; i++) {
 		struct cl_migration *m = &c->migs[i];
-		int src = cfg_node_by_id(c->cfg, m->source);
+		int runner = cfg_node_by_id(c->cfg, m->kind == CLM_KIND_START ? m->target : m->source);
 
-		if ((m->state == CLM_MIG_REQUESTED || m->state == CLM_MIG_RUNNING) && src >= 0 && !next[src])
-			mig_set(c, m, CLM_MIG_FAILED, "the source node left the membership", now);
+		if ((m->state == CLM_MIG_REQUESTED || m->state == CLM_MIG_RUNNING) && runner >= 0 &&
+		    !next[runner])
+			mig_set(c, m, CLM_MIG_FAILED,
+				m->kind == CLM_KIND_START ? "the target node left the membership"
+							  : "the source node left the membership",
+				now);
 	}
 	admit(c);
 	recompute(c, now);
@@ -394,6 +420,10 @@ void cl_cluster_quorum(struct cl_cluster *c, const struct cs_quorum *q, usec_t n
 	bool was = c->q.quorate;
 
 	c->q = *q;
+	if (!q->quorate)
+		c->quorate_since = 0;
+	else if (!was || !c->quorate_since)
+		c->quorate_since = now ? now : 1;
 	if (was != q->quorate) {
 		struct cl_event ev = {
 			.kind = CL_EV_QUORUM, .old_state = was, .new_state = q->quorate, .now = now};
@@ -463,6 +493,7 @@ static int receive_migrate(struct cl_cluster *c, uint32_t from, const void *buf,
 				   .source = m.source,
 				   .target = m.target,
 				   .state = CLM_MIG_REQUESTED,
+				   .kind = (enum clm_kind)m.kind,
 				   .drain = m.drain,
 				   .eta_s = -1,
 				   .requested = now,
@@ -492,8 +523,8 @@ static int receive_mig_report(struct cl_cluster *c, uint32_t from, const void *b
 	e = (struct cl_migration *)cl_cluster_migration(c, m.id);
 	if (!e)
 		return reject(c, from, "report on an unknown migration (ignored)", -ENOENT, now);
-	if (from != e->source)
-		return reject(c, from, "migration report not from its source", -EPERM, now);
+	if (from != (e->kind == CLM_KIND_START ? e->target : e->source))
+		return reject(c, from, "migration report not from the node that runs it", -EPERM, now);
 	if (e->state == CLM_MIG_SUCCEEDED || e->state == CLM_MIG_FAILED || m.state == CLM_MIG_REQUESTED)
 		return reject(c, from, "report on a finished migration (ignored)", -ESTALE, now);
 	e->processed = m.processed;
@@ -605,7 +636,67 @@ void cl_cluster_host(const struct cl_cluster *c, uint32_t node_id, uint64_t *ret
 	*ret_cpus = inv && inv->libvirt_up ? inv->host_cpus : 0;
 }
 
-static const char *const admin_names[] = {"none", "draining", "drained"};
+static const char *const admin_names[] = {"none", "draining", "drained", "quarantined"};
+static const char *const fence_how_names[] = {"", "fence agent", "self-fence wait", "admin"};
+
+const char *cl_fence_how_name(enum clm_fence_how h)
+{
+	return (unsigned)h < sizeof(fence_how_names) / sizeof(fence_how_names[0]) ? fence_how_names[h] : "?";
+}
+
+struct cl_fence cl_cluster_fence(const struct cl_cluster *c, uint32_t node_id)
+{
+	int x = cfg_node_by_id(c->cfg, node_id);
+	struct cl_fence none = {.state = CLM_FENCE_NONE};
+
+	return x < 0 ? none : c->fence[x];
+}
+
+usec_t cl_cluster_left_at(const struct cl_cluster *c, uint32_t node_id)
+{
+	int x = cfg_node_by_id(c->cfg, node_id);
+	return x < 0 ? 0 : c->left_at[x];
+}
+
+usec_t cl_cluster_quorate_since(const struct cl_cluster *c)
+{
+	return c->connected && c->q.quorate ? c->quorate_since : 0;
+}
+
+/* A fence record: newer versions win, and only for a node outside the
+ * membership (a FENCED that arrives after the node came back is stale). */
+static int receive_fence(struct cl_cluster *c, uint32_t from, const void *buf, size_t len, usec_t now)
+{
+	struct clm_fence_msg m;
+	struct cl_fence *f;
+	enum clm_fence old;
+	int x, r = clm_decode_fence(buf, len, &m);
+
+	if (r < 0)
+		return reject(c, from, "malformed fence record", r, now);
+	x = cfg_node_by_id(c->cfg, m.node);
+	if (x < 0)
+		return reject(c, from, "fence record of a node not in our config", -EBADMSG, now);
+	f = &c->fence[x];
+	if (m.version <= f->version || (m.state == CLM_FENCE_FENCED && c->member[x]))
+		return -ESTALE;
+	old = f->state;
+	f->state = (enum clm_fence)m.state;
+	f->how = (enum clm_fence_how)m.how;
+	f->version = m.version;
+	f->since = now;
+	snprintf(f->reason, sizeof(f->reason), "%s", m.reason);
+	{
+		struct cl_event ev = {.kind = CL_EV_FENCE,
+				      .node_id = m.node,
+				      .old_state = (int)old,
+				      .new_state = (int)f->state,
+				      .reason = f->reason,
+				      .now = now};
+		fire(c, &ev);
+	}
+	return 0;
+}
 
 const char *cl_admin_name(enum clm_admin s)
 {
@@ -723,7 +814,7 @@ int cl_cluster_receive(struct cl_cluster *c, uint32_t from, const void *buf, siz
 	if (sender != from)
 		return reject(c, from, "sender field does not match the CPG sender", -EBADMSG, now);
 	if (type != CLM_LINK_VIEW && type != CLM_INVENTORY && type != CLM_MIGRATE && type != CLM_MIG_STATE &&
-	    type != CLM_ADMIN && type != CLM_HA)
+	    type != CLM_ADMIN && type != CLM_HA && type != CLM_FENCE)
 		return reject(c, from, "unknown message type (ignored)", -ENOMSG, now);
 	x = cfg_node_by_id(c->cfg, from);
 	if (x < 0)
@@ -737,6 +828,8 @@ int cl_cluster_receive(struct cl_cluster *c, uint32_t from, const void *buf, siz
 		return receive_admin(c, from, buf, len, now);
 	if (type == CLM_HA)
 		return receive_ha(c, from, buf, len, now);
+	if (type == CLM_FENCE)
+		return receive_fence(c, from, buf, len, now);
 	if (x == c->local_idx)
 		return 0; /* our own, in total order: ours is already current */
 	if (type == CLM_INVENTORY)

@@ -49,6 +49,7 @@ enum cl_event_kind {
 	CL_EV_MIGRATION,
 	CL_EV_ADMIN, /* node_id's admin state: old/new_state (enum clm_admin), reason */
 	CL_EV_HA,    /* the HA registry changed: reason = the VM's name, new_state = HA_OP_* */
+	CL_EV_FENCE, /* node_id's fence record: old/new_state (enum clm_fence), reason */
 };
 
 struct cl_event {
@@ -80,6 +81,8 @@ struct cl_link_info {
 
 struct cl_migration {
 	uint64_t id;
+	enum clm_kind
+		kind; /* MIGRATE: live, run by the source; START: restart on target, run by the target */
 	uint32_t source, target;
 	char uuid[CLM_VM_UUID_LEN];
 	char name[CLM_VM_NAME_MAX];
@@ -92,6 +95,15 @@ struct cl_migration {
 	char reason[CLM_REASON_MAX];
 	uint64_t drain; /* the drain that ordered it, 0: an admin's migrate */
 	usec_t requested, updated;
+};
+
+/* A node's fence record (replicated; see CLM_FENCE). */
+struct cl_fence {
+	enum clm_fence state;
+	enum clm_fence_how how;
+	uint64_t version;
+	char reason[CLM_REASON_MAX];
+	usec_t since;
 };
 
 /* A node's administrative state (replicated, last writer wins; see
@@ -165,7 +177,14 @@ void cl_cluster_host(const struct cl_cluster *c, uint32_t node_id, uint64_t *ret
 
 /* A node's admin state; a zeroed one (NONE, version 0) for unknown ids. */
 struct cl_admin cl_cluster_admin(const struct cl_cluster *c, uint32_t node_id);
-const char *cl_admin_name(enum clm_admin s); /* "none", "draining", "drained" */
+const char *cl_admin_name(enum clm_admin s); /* "none", "draining", "drained", "quarantined" */
+struct cl_fence cl_cluster_fence(const struct cl_cluster *c, uint32_t node_id);
+const char *cl_fence_how_name(enum clm_fence_how h); /* "", "fence agent", "self-fence wait", "admin" */
+/* When this node saw node_id leave the membership (0: never saw it as a
+ * member since start), and since when this partition has been quorate
+ * (0: it is not). Local clock: for the coordinator's waits. */
+usec_t cl_cluster_left_at(const struct cl_cluster *c, uint32_t node_id);
+usec_t cl_cluster_quorate_since(const struct cl_cluster *c);
 /* May node_id take VMs now: ONLINE, admin NONE, libvirt connected there. */
 bool cl_cluster_accepts_vms(const struct cl_cluster *c, uint32_t node_id);
 

@@ -226,7 +226,7 @@ int clm_encode_migrate(const struct clm_migrate *m, uint8_t *buf, size_t cap)
 	uint8_t *p = buf + CLM_HEADER_LEN;
 
 	if (!m || !buf || !m->sender || !m->id || !m->source || !m->target || m->source == m->target ||
-	    !field_ok((const uint8_t *)m->name, CLM_VM_NAME_MAX) ||
+	    m->kind > CLM_KIND_START || !field_ok((const uint8_t *)m->name, CLM_VM_NAME_MAX) ||
 	    strnlen(m->uuid, CLM_VM_UUID_LEN) != CLM_VM_UUID_LEN - 1)
 		return -EINVAL;
 	if (cap < CLM_MIGRATE_LEN)
@@ -238,6 +238,7 @@ int clm_encode_migrate(const struct clm_migrate *m, uint8_t *buf, size_t cap)
 	put_u32(p + 12, m->target);
 	memcpy(p + 16, m->uuid, CLM_VM_UUID_LEN - 1);
 	memcpy(p + 53, m->name, strnlen(m->name, CLM_VM_NAME_MAX));
+	p[117] = m->kind;
 	put_u64(p + 124, m->drain);
 	return CLM_MIGRATE_LEN;
 }
@@ -258,10 +259,11 @@ int clm_decode_migrate(const uint8_t *buf, size_t len, struct clm_migrate *ret)
 	m.target = get_u32(p + 12);
 	if (!m.id || !m.source || !m.target || m.source == m.target ||
 	    strnlen((const char *)p + 16, CLM_VM_UUID_LEN) != CLM_VM_UUID_LEN - 1 ||
-	    !field_ok(p + 53, CLM_VM_NAME_MAX) || !zeros(p + 117, 7))
+	    !field_ok(p + 53, CLM_VM_NAME_MAX) || p[117] > CLM_KIND_START || !zeros(p + 118, 6))
 		return -EBADMSG;
 	memcpy(m.uuid, p + 16, CLM_VM_UUID_LEN);
 	memcpy(m.name, p + 53, CLM_VM_NAME_MAX);
+	m.kind = p[117];
 	m.drain = get_u64(p + 124);
 	*ret = m;
 	return 0;
@@ -325,7 +327,7 @@ int clm_encode_admin(const struct clm_admin_msg *m, uint8_t *buf, size_t cap)
 {
 	uint8_t *p = buf + CLM_HEADER_LEN;
 
-	if (!m || !buf || !m->sender || !m->node || m->state > CLM_ADMIN_DRAINED || !m->version ||
+	if (!m || !buf || !m->sender || !m->node || m->state > CLM_ADMIN_QUARANTINED || !m->version ||
 	    (m->flags & ~CLM_ADM_FLAGS_ALL) || strnlen(m->reason, CLM_REASON_MAX) == CLM_REASON_MAX)
 		return -EINVAL;
 	if (cap < CLM_ADMIN_LEN)
@@ -361,11 +363,57 @@ int clm_decode_admin(const uint8_t *buf, size_t len, struct clm_admin_msg *ret)
 	m.if_version = get_u64(p + 16);
 	m.drain = get_u64(p + 24);
 	rl = strnlen((const char *)p + 40, CLM_REASON_MAX);
-	if (!m.node || m.state > CLM_ADMIN_DRAINED || (m.flags & ~CLM_ADM_FLAGS_ALL) || !m.version ||
+	if (!m.node || m.state > CLM_ADMIN_QUARANTINED || (m.flags & ~CLM_ADM_FLAGS_ALL) || !m.version ||
 	    !zeros(p + 6, 2) || !zeros(p + 32, 8) || rl == CLM_REASON_MAX ||
 	    !zeros(p + 40 + rl, CLM_REASON_MAX - rl))
 		return -EBADMSG;
 	memcpy(m.reason, p + 40, rl);
+	*ret = m;
+	return 0;
+}
+
+int clm_encode_fence(const struct clm_fence_msg *m, uint8_t *buf, size_t cap)
+{
+	uint8_t *p = buf + CLM_HEADER_LEN;
+
+	if (!m || !buf || !m->sender || !m->node || m->state > CLM_FENCE_FENCED ||
+	    m->how > CLM_FENCED_ADMIN || (m->state == CLM_FENCE_FENCED) != (m->how != CLM_FENCED_NOT) ||
+	    !m->version || strnlen(m->reason, CLM_REASON_MAX) == CLM_REASON_MAX)
+		return -EINVAL;
+	if (cap < CLM_FENCE_LEN)
+		return -EMSGSIZE;
+	memset(buf, 0, CLM_FENCE_LEN);
+	put_header(buf, CLM_FENCE, CLM_FENCE_LEN, m->sender);
+	put_u32(p, m->node);
+	p[4] = m->state;
+	p[5] = m->how;
+	put_u64(p + 8, m->version);
+	memcpy(p + 16, m->reason, strnlen(m->reason, CLM_REASON_MAX));
+	return CLM_FENCE_LEN;
+}
+
+int clm_decode_fence(const uint8_t *buf, size_t len, struct clm_fence_msg *ret)
+{
+	struct clm_fence_msg m = {0};
+	const uint8_t *p = buf + CLM_HEADER_LEN;
+	uint8_t type;
+	size_t rl;
+	int r = clm_peek(buf, len, &type, &m.sender);
+
+	if (r < 0)
+		return r;
+	if (type != CLM_FENCE || len != CLM_FENCE_LEN)
+		return -EBADMSG;
+	m.node = get_u32(p);
+	m.state = p[4];
+	m.how = p[5];
+	m.version = get_u64(p + 8);
+	rl = strnlen((const char *)p + 16, CLM_REASON_MAX);
+	if (!m.node || m.state > CLM_FENCE_FENCED || m.how > CLM_FENCED_ADMIN ||
+	    (m.state == CLM_FENCE_FENCED) != (m.how != CLM_FENCED_NOT) || !m.version || !zeros(p + 6, 2) ||
+	    rl == CLM_REASON_MAX || !zeros(p + 16 + rl, CLM_REASON_MAX - rl))
+		return -EBADMSG;
+	memcpy(m.reason, p + 16, rl);
 	*ret = m;
 	return 0;
 }

@@ -51,8 +51,11 @@ enum clm_vm_state { CLM_VM_OTHER = 0, CLM_VM_RUNNING, CLM_VM_PAUSED, CLM_VM_SHUT
 
 /*
  * CLM_MIGRATE body (CLM_MIGRATE_LEN - header = 132 bytes): u64 id, u32
- * source node, u32 target node, uuid[37], name[64], u8 reserved[7] (0),
- * u64 drain (the id of the drain that ordered it; 0: asked by an admin).
+ * source node, u32 target node, uuid[37], name[64], u8 kind (CLM_KIND_*),
+ * u8 reserved[6] (0), u64 drain (the id of the drain that ordered it; 0:
+ * asked by an admin). A CLM_KIND_START is a restart of an HA VM from the
+ * registry's XML on `target` (evacuation): `source` is the failed node it
+ * ran on; the target runs and reports it.
  * CLM_MIG_STATE body (224 bytes): u64 id, u8 state (enum clm_mig_state),
  * u8 reserved[7] (0), u64 processed, u64 remaining, u64 total (bytes),
  * reason[168] (NUL-terminated; "" unless failed), u64 dirty_rate (bytes/s),
@@ -79,7 +82,30 @@ enum clm_mig_state { CLM_MIG_REQUESTED = 0, CLM_MIG_RUNNING, CLM_MIG_SUCCEEDED, 
 #define CLM_ADM_BLOCKED   0x02 /* DRAINING, but nothing more can move: see reason */
 #define CLM_ADM_FLAGS_ALL (CLM_ADM_ABORT | CLM_ADM_BLOCKED)
 
-enum clm_admin { CLM_ADMIN_NONE = 0, CLM_ADMIN_DRAINING, CLM_ADMIN_DRAINED };
+enum clm_admin { CLM_ADMIN_NONE = 0, CLM_ADMIN_DRAINING, CLM_ADMIN_DRAINED, CLM_ADMIN_QUARANTINED };
+
+enum clm_kind { CLM_KIND_MIGRATE = 0, CLM_KIND_START = 1 };
+
+/*
+ * CLM_FENCE body (CLM_FENCE_LEN - header = 184 bytes): u32 node, u8 state
+ * (enum clm_fence), u8 how (enum clm_fence_how), u16 reserved (0), u64
+ * version, reason[168] (NUL-terminated). A node's fence record: FENCED
+ * means it is certainly not running anything (its agent succeeded, the
+ * self-fence wait passed, or an admin confirmed it). Applied only while the
+ * node is outside the membership; cleared when it rejoins.
+ */
+#define CLM_FENCE_LEN (CLM_HEADER_LEN + 184)
+
+enum clm_fence { CLM_FENCE_NONE = 0, CLM_FENCE_FENCED };
+enum clm_fence_how { CLM_FENCED_NOT = 0, CLM_FENCED_AGENT, CLM_FENCED_SELF_WAIT, CLM_FENCED_ADMIN };
+
+struct clm_fence_msg {
+	uint32_t sender;
+	uint32_t node;
+	uint8_t state, how;
+	uint64_t version;
+	char reason[CLM_REASON_MAX];
+};
 
 enum clm_type {
 	CLM_LINK_VIEW = 1,
@@ -88,6 +114,7 @@ enum clm_type {
 	CLM_MIG_STATE = 4,
 	CLM_ADMIN = 5,
 	CLM_HA = 6,
+	CLM_FENCE = 7,
 };
 
 struct clm_admin_msg {
@@ -105,6 +132,7 @@ struct clm_migrate {
 	uint32_t source, target;
 	char uuid[CLM_VM_UUID_LEN];
 	char name[CLM_VM_NAME_MAX];
+	uint8_t kind;   /* enum clm_kind */
 	uint64_t drain; /* 0: not part of a drain */
 };
 
@@ -176,6 +204,10 @@ int clm_encode_migrate(const struct clm_migrate *m, uint8_t *buf, size_t cap);
 int clm_decode_migrate(const uint8_t *buf, size_t len, struct clm_migrate *ret);
 int clm_encode_mig_report(const struct clm_mig_report *m, uint8_t *buf, size_t cap);
 int clm_decode_mig_report(const uint8_t *buf, size_t len, struct clm_mig_report *ret);
+
+/* Encode / decode a CLM_FENCE (fixed size). */
+int clm_encode_fence(const struct clm_fence_msg *m, uint8_t *buf, size_t cap);
+int clm_decode_fence(const uint8_t *buf, size_t len, struct clm_fence_msg *ret);
 
 /* Encode / decode a CLM_ADMIN (fixed size). */
 int clm_encode_admin(const struct clm_admin_msg *m, uint8_t *buf, size_t cap);

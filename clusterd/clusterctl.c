@@ -53,6 +53,9 @@ static void usage(FILE *f)
 		"  ha add VM             make VM cluster-managed (its XML is kept on every node)\n"
 		"                        [--priority N] [--prefer NODE,…] [--forbid NODE,…]\n"
 		"  ha remove VM          the cluster stops managing VM (it keeps running)\n"
+		"  fence NODE --confirm  declare an absent NODE powered off: its HA VMs may restart\n"
+		"  quarantine clear NODE end NODE's quarantine: it takes VMs again\n"
+		"  evacuation            what the failure policy does or waits for (coordinator)\n"
 		"\n"
 		"Options:\n"
 		"  -s, --socket SOCKET   control socket (default $CLUSTERD_SOCKET or %s)\n"
@@ -438,6 +441,10 @@ static void print_nodes_table(struct json_object *nodes, const char *indent)
 			snprintf(state, sizeof(state), "%s (%s)", str(n, "state"), nets);
 		} else {
 			snprintf(state, sizeof(state), "%s", str(n, "state"));
+		}
+		if (get_type(n, "fenced", json_type_string)) {
+			size_t off = strlen(state);
+			snprintf(state + off, sizeof(state) - off, ", fenced");
 		}
 		if (strcmp(str(n, "admin"), "none") != 0 && strcmp(str(n, "admin"), "?") != 0) {
 			size_t off = strlen(state);
@@ -855,6 +862,22 @@ static int print_reply(const char *cmd, const char *line, bool json)
 		ret = cmd_migrate(data);
 	} else if (strcmp(cmd, "drain") == 0 || strcmp(cmd, "undrain") == 0) {
 		ret = cmd_admin(data);
+	} else if (strcmp(cmd, "fence") == 0) {
+		printf("node %s: fenced (confirmed by you)\n", str(data, "node"));
+		ret = EXIT_OK;
+	} else if (strcmp(cmd, "quarantine") == 0) {
+		ret = cmd_admin(data);
+	} else if (strcmp(cmd, "evacuation") == 0) {
+		struct json_object *st = get_type(data, "status", json_type_array);
+
+		if (!json_object_get_boolean(get(data, "coordinator")))
+			printf("this node is not the coordinator: ask the coordinator (clusterctl status)\n");
+		else if (!arr_len(st))
+			printf("nothing to do: every node is a member or fenced, every HA VM runs\n");
+		for (size_t i = 0; i < arr_len(st); i++)
+			printf("%s%s%s\n", is_null(arr_get(st, i), "node") ? "" : str(arr_get(st, i), "node"),
+			       is_null(arr_get(st, i), "node") ? "" : ": ", str(arr_get(st, i), "text"));
+		ret = EXIT_OK;
 	} else if (strcmp(cmd, "ha") == 0) {
 		if (strcmp(str(data, "state"), "removed") == 0)
 			printf("%s is no longer HA\n", str(data, "vm"));
@@ -1085,20 +1108,15 @@ static int wait_drain(const char *path, const char *node, long timeout_s)
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"socket", required_argument, NULL, 's'},
-		{"json", no_argument, NULL, 'j'},
-		{"help", no_argument, NULL, 'h'},
-		{"version", no_argument, NULL, 'V'},
-		{"wait", no_argument, NULL, 'w'},
-		{"timeout", required_argument, NULL, 't'},
-		{"abort", no_argument, NULL, 'a'},
-		{"priority", required_argument, NULL, 'p'},
-		{"prefer", required_argument, NULL, 'P'},
-		{"forbid", required_argument, NULL, 'F'},
-		{NULL, 0, NULL, 0},
+		{"socket", required_argument, NULL, 's'},   {"json", no_argument, NULL, 'j'},
+		{"help", no_argument, NULL, 'h'},           {"version", no_argument, NULL, 'V'},
+		{"wait", no_argument, NULL, 'w'},           {"timeout", required_argument, NULL, 't'},
+		{"abort", no_argument, NULL, 'a'},          {"confirm", no_argument, NULL, 'C'},
+		{"priority", required_argument, NULL, 'p'}, {"prefer", required_argument, NULL, 'P'},
+		{"forbid", required_argument, NULL, 'F'},   {NULL, 0, NULL, 0},
 	};
 	const char *priority = NULL, *prefer = NULL, *forbid = NULL;
-	bool wait = false, abort_it = false;
+	bool wait = false, abort_it = false, confirm = false;
 	long timeout_s = 3600;
 	const char *path = getenv("CLUSTERD_SOCKET"), *cmd;
 	struct json_object *req;
@@ -1113,6 +1131,9 @@ int main(int argc, char **argv)
 		switch (c) {
 		case 'a':
 			abort_it = true;
+			break;
+		case 'C':
+			confirm = true;
 			break;
 		case 'p':
 			priority = optarg;
@@ -1168,8 +1189,24 @@ int main(int argc, char **argv)
 	}
 	{
 		bool is_mig = strcmp(cmd, "migrate") == 0, is_drain = strcmp(cmd, "drain") == 0,
-		     is_undrain = strcmp(cmd, "undrain") == 0, is_ha = strcmp(cmd, "ha") == 0;
-		int want = is_mig || is_ha ? 3 : is_drain || is_undrain ? 2 : 1;
+		     is_undrain = strcmp(cmd, "undrain") == 0, is_ha = strcmp(cmd, "ha") == 0,
+		     is_fence = strcmp(cmd, "fence") == 0, is_q = strcmp(cmd, "quarantine") == 0;
+		int want = is_mig || is_ha || is_q ? 3 : is_drain || is_undrain || is_fence ? 2 : 1;
+
+		if (is_q && optind + 3 == argc && strcmp(argv[optind + 1], "clear") != 0)
+			want = -1;
+		if (confirm && !is_fence) {
+			fprintf(stderr, "clusterctl: --confirm goes with fence\n");
+			return EXIT_USAGE;
+		}
+		if (is_fence && optind + 2 == argc && !confirm) {
+			fprintf(stderr,
+				"clusterctl: fence %s needs --confirm: you state that it is powered off and "
+				"runs "
+				"nothing (a wrong confirmation can run a VM twice)\n",
+				argv[optind + 1]);
+			return EXIT_USAGE;
+		}
 
 		if (is_ha && optind + 3 == argc && strcmp(argv[optind + 1], "add") != 0 &&
 		    strcmp(argv[optind + 1], "remove") != 0)
@@ -1255,6 +1292,20 @@ int main(int argc, char **argv)
 			json_object_object_add(req, "prefer", split_list(prefer));
 		if (forbid)
 			json_object_object_add(req, "forbid", split_list(forbid));
+	}
+	if (strcmp(cmd, "fence") == 0 || strcmp(cmd, "quarantine") == 0) {
+		const char *node = argv[strcmp(cmd, "fence") == 0 ? optind + 1 : optind + 2];
+
+		if (strlen(node) > 200) {
+			fprintf(stderr, "clusterctl: node name too long\n");
+			json_object_put(req);
+			return EXIT_USAGE;
+		}
+		json_object_object_add(req, "node", json_object_new_string(node));
+		if (strcmp(cmd, "fence") == 0)
+			json_object_object_add(req, "confirm", json_object_new_boolean(true));
+		else
+			json_object_object_add(req, "op", json_object_new_string("clear"));
 	}
 	if (strcmp(cmd, "drain") == 0 || strcmp(cmd, "undrain") == 0) {
 		if (strlen(argv[optind + 1]) > 200) {

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -20,6 +21,9 @@
 #include "clusterd/corosync.h"
 #include "clusterd/daemon.h"
 #include "clusterd/drain.h"
+#include "clusterd/evac.h"
+#include "clusterd/fence.h"
+#include "clusterd/selffence.h"
 #include "clusterd/ha.h"
 #include "clusterd/status.h"
 #include "clusterd/virt_link.h"
@@ -51,6 +55,16 @@ struct cl_daemon {
 	struct ctl_server *ctl;
 	struct vlink *virt;
 	struct drain_planner *planner;
+	struct evac_planner *evac;
+	struct evac_out *evac_out;
+	bool evac_due;
+	usec_t evac_next;
+	char evac_said[CFG_MAX_NODES + 1]
+		      [CLM_REASON_MAX]; /* last status line logged, per node (0: restarts) */
+	struct fence_run *agent_run[CFG_MAX_NODES];
+	struct sf_guard sf;
+	struct mig_exec *sf_exec; /* the self-fence's destroy, while it runs */
+	usec_t sf_started;
 	bool drain_due;    /* something changed: run the planner soon */
 	usec_t drain_next; /* when it may run next */
 	struct drain_out *drain_out;
@@ -452,16 +466,118 @@ static void start_migration(struct cl_daemon *d, const struct cl_migration *cm, 
 	report(d, m, CLM_MIG_RUNNING, NULL);
 }
 
-/* Start what the replicated table admits and this node is the source of. */
+/* ---- restarts (evacuation): this node is the target ---- */
+
+static void restart_done(void *ud, bool ok, const char *msg, usec_t now)
+{
+	struct local_mig *m = ud;
+	struct cl_daemon *d = m->d;
+	const struct cl_migration *cm = cl_cluster_migration(d->cluster, m->id);
+	char path[4300];
+
+	snprintf(path, sizeof(path), "%s/start-%llx.xml", d->cfg->state_dir, (unsigned long long)m->id);
+	unlink(path);
+	if (ok)
+		log_info("evacuation: %s started here (%llu ms)", cm ? cm->name : "?",
+			 (unsigned long long)((now - m->job.started) / USEC_PER_MSEC));
+	else
+		log_warn("evacuation: %s not started here: %s", cm ? cm->name : "?", msg);
+	report(d, m, ok ? CLM_MIG_SUCCEEDED : CLM_MIG_FAILED, ok ? NULL : msg);
+	for (size_t i = 0; i < d->n_lm; i++)
+		if (d->lm[i] == m) {
+			d->lm[i] = d->lm[--d->n_lm];
+			break;
+		}
+	mig_exec_free(m->exec);
+	free(m);
+}
+
+/* Start an HA VM from the registry's XML: only while quorate, and only if
+ * no member lists it (whatever the coordinator believed). */
+static void start_restart(struct cl_daemon *d, const struct cl_migration *cm, usec_t now)
+{
+	const struct ha_vm *h = ha_registry_find(cl_cluster_ha(d->cluster), cm->uuid);
+	struct local_mig *m;
+	const char *why = NULL;
+	char path[4300], helper[4200];
+	FILE *f;
+	int r;
+
+	if (d->n_lm == CL_MAX_MIGRATIONS)
+		return;
+	d->tried[d->n_tried++ % CL_MAX_MIGRATIONS] = cm->id;
+	m = calloc(1, sizeof(*m));
+	if (!m)
+		return;
+	*m = (struct local_mig){.d = d, .id = cm->id, .last_report = now};
+	m->job.started = now; /* not a mig_job: no deadlines are ticked (state stays pending) */
+	if (!sf_may_start(&d->sf) || !cl_cluster_is_quorate(d->cluster))
+		why = "this node is not quorate: it starts nothing";
+	else if (!h)
+		why = "the VM is not in the HA registry";
+	for (size_t i = 0; !why && i < d->cfg->n_nodes; i++) {
+		const struct clm_vm *vms;
+		size_t n;
+		bool up, known;
+
+		if (!cl_cluster_is_member(d->cluster, d->cfg->nodes[i].id) ||
+		    cl_cluster_inventory(d->cluster, d->cfg->nodes[i].id, &vms, &n, &up, &known) < 0)
+			continue;
+		for (size_t k = 0; k < n && !why; k++)
+			if (strcmp(vms[k].uuid, cm->uuid) == 0)
+				why = "the VM is listed on a member already: not starting a second copy";
+	}
+	snprintf(path, sizeof(path), "%s/start-%llx.xml", d->cfg->state_dir, (unsigned long long)cm->id);
+	if (!why) {
+		int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+
+		f = fd >= 0 ? fdopen(fd, "w") : NULL;
+		if (!f || fputs(h->xml, f) < 0 || fclose(f) != 0) {
+			if (!f && fd >= 0)
+				close(fd);
+			why = "cannot write the domain XML to the state directory";
+		}
+	}
+	if (why) {
+		log_warn("evacuation: %s not started here: %s", cm->name, why);
+		report(d, m, CLM_MIG_FAILED, why);
+		free(m);
+		return;
+	}
+	sibling_path("clusterd-virt", helper, sizeof(helper));
+	{
+		char *argv[] = {helper, (char *)"--create", d->cfg->libvirt_uri, path, NULL};
+		r = mig_exec_start(d->loop, argv, restart_done, m, &m->exec);
+	}
+	if (r < 0) {
+		log_err("evacuation: cannot start %s: %s", helper, strerror(-r));
+		report(d, m, CLM_MIG_FAILED, "cannot start the libvirt helper");
+		unlink(path);
+		free(m);
+		return;
+	}
+	d->lm[d->n_lm++] = m;
+	log_info("evacuation: starting %s here (it ran on %s)", cm->name, node_name(d, cm->source));
+	report(d, m, CLM_MIG_RUNNING, NULL);
+}
+
+/* Start what the replicated table admits and this node runs. */
 static void run_admitted(struct cl_daemon *d, usec_t now)
 {
 	const struct cl_migration *migs;
 	size_t n = cl_cluster_migrations(d->cluster, &migs);
 
-	for (size_t i = 0; i < n; i++)
-		if (migs[i].source == d->local_id && migs[i].admitted && migs[i].state == CLM_MIG_REQUESTED &&
-		    !tried(d, migs[i].id))
+	for (size_t i = 0; i < n; i++) {
+		bool mine = migs[i].kind == CLM_KIND_START ? migs[i].target == d->local_id
+							   : migs[i].source == d->local_id;
+
+		if (!mine || !migs[i].admitted || migs[i].state != CLM_MIG_REQUESTED || tried(d, migs[i].id))
+			continue;
+		if (migs[i].kind == CLM_KIND_START)
+			start_restart(d, &migs[i], now);
+		else
 			start_migration(d, &migs[i], now);
+	}
 }
 
 /* Deadlines of the running migrations (mig_job): abort what overran. */
@@ -647,6 +763,243 @@ static void abort_local(struct cl_daemon *d, uint64_t drain, uint32_t target, co
 	}
 }
 
+/* ---- failures: fencing, self-fencing, restarts (coordinator's evac planner) ---- */
+
+static void agent_done(void *ud, int result, int status, const char *output, usec_t now);
+
+struct agent_ctx {
+	struct cl_daemon *d;
+	uint32_t node;
+	usec_t started;
+};
+
+/* Run fencing.agent on a node: action=off, plug/port = its name, ip = its
+ * management address; the outcome goes back to the planner. */
+static void run_agent(struct cl_daemon *d, uint32_t node, usec_t now)
+{
+	int x = cfg_node_by_id(d->cfg, node), mgmt = cfg_network_by_role(d->cfg, CFG_ROLE_MANAGEMENT), r;
+	char addr[HB_ADDR_STRLEN] = "";
+	struct fence_param params[4];
+	size_t n = 0;
+	struct agent_ctx *ctx;
+
+	if (x < 0)
+		return;
+	if (d->agent_run[x]) {
+		fence_run_free(d->agent_run[x]);
+		d->agent_run[x] = NULL;
+	}
+	if (mgmt >= 0 && d->cfg->nodes[x].has_addr[mgmt])
+		hb_addr_str(&d->cfg->nodes[x].addr[mgmt], addr, sizeof(addr));
+	params[n++] = (struct fence_param){"action", "off"};
+	params[n++] = (struct fence_param){"plug", d->cfg->nodes[x].name};
+	params[n++] = (struct fence_param){"port", d->cfg->nodes[x].name};
+	if (addr[0])
+		params[n++] = (struct fence_param){"ip", addr};
+	ctx = calloc(1, sizeof(*ctx));
+	if (!ctx) {
+		evac_agent_done(d->evac, node, false, "out of memory", now);
+		return;
+	}
+	*ctx = (struct agent_ctx){.d = d, .node = node, .started = now};
+	r = fence_run_start(d->loop, d->cfg->fencing.agent, params, n, d->cfg->fencing.agent_timeout_s,
+			    agent_done, ctx, &d->agent_run[x]);
+	if (r < 0) {
+		char why[160];
+
+		snprintf(why, sizeof(why), "cannot run %.100s: %s", d->cfg->fencing.agent, strerror(-r));
+		log_err("fence: %s: %s", d->cfg->nodes[x].name, why);
+		free(ctx);
+		d->agent_run[x] = NULL;
+		evac_agent_done(d->evac, node, false, why, now);
+		return;
+	}
+	log_warn("fence: running %s action=off plug=%s", d->cfg->fencing.agent, d->cfg->nodes[x].name);
+}
+
+static void agent_done(void *ud, int result, int status, const char *output, usec_t now)
+{
+	struct agent_ctx *ctx = ud;
+	struct cl_daemon *d = ctx->d;
+	int x = cfg_node_by_id(d->cfg, ctx->node);
+	char why[160];
+
+	if (result == 0)
+		snprintf(why, sizeof(why), "ok");
+	else if (result == -ETIMEDOUT)
+		snprintf(why, sizeof(why), "timed out after %u s", d->cfg->fencing.agent_timeout_s);
+	else if (result == -EINTR)
+		snprintf(why, sizeof(why), "killed by signal %d", status);
+	else
+		snprintf(why, sizeof(why), "exit status %d%s%.100s", status, output && output[0] ? ": " : "",
+			 output ? output : "");
+	for (char *p = why; *p; p++)
+		if (*p == '\n')
+			*p = ' ';
+	if (result == 0)
+		log_warn("fence: %s is off (agent, %llu ms)", node_name(d, ctx->node),
+			 (unsigned long long)((now - ctx->started) / USEC_PER_MSEC));
+	else
+		log_err("fence: agent failed for %s: %s", node_name(d, ctx->node), why);
+	if (x >= 0)
+		d->agent_run[x] = NULL; /* the runner frees itself after done */
+	evac_agent_done(d->evac, ctx->node, result == 0, why, now);
+	d->evac_due = true;
+	free(ctx);
+}
+
+static int send_fence(struct cl_daemon *d, uint32_t node, enum clm_fence_how how, uint64_t version,
+		      const char *reason)
+{
+	struct clm_fence_msg m = {.sender = d->local_id,
+				  .node = node,
+				  .state = CLM_FENCE_FENCED,
+				  .how = (uint8_t)how,
+				  .version = version};
+	uint8_t buf[CLM_FENCE_LEN];
+	int len;
+
+	snprintf(m.reason, sizeof(m.reason), "%s", reason);
+	len = clm_encode_fence(&m, buf, sizeof(buf));
+	return len < 0 ? len : multicast(d, buf, (size_t)len);
+}
+
+static usec_t evac_prepare(struct ev_loop *loop, usec_t now, void *userdata)
+{
+	struct cl_daemon *d = userdata;
+	struct evac_out *out = d->evac_out;
+	const struct evac_node_status *st;
+	size_t n_st;
+	usec_t next;
+
+	if (cl_cluster_coordinator(d->cluster) != d->local_id) {
+		evac_planner_reset(d->evac);
+		d->evac_due = false;
+		return USEC_INFINITY;
+	}
+	next = evac_next_deadline(d->evac);
+	if (!d->evac_due && now < next && now < d->evac_next + DRAIN_IDLE_USEC)
+		return next < d->evac_next + DRAIN_IDLE_USEC ? next : d->evac_next + DRAIN_IDLE_USEC;
+	if (now < d->evac_next)
+		return d->evac_next;
+	d->evac_due = false;
+	d->evac_next = now + DRAIN_COALESCE_USEC;
+	evac_step(d->evac, d->cluster, now, out);
+	for (size_t i = 0; i < out->n_run_agent; i++)
+		run_agent(d, out->run_agent[i], now);
+	for (size_t i = 0; i < out->n_fences; i++) {
+		int r = send_fence(d, out->fences[i].node, out->fences[i].how, out->fences[i].version,
+				   out->fences[i].reason);
+		if (r < 0)
+			log_err("fence: cannot publish that %s is fenced: %s",
+				node_name(d, out->fences[i].node), strerror(-r));
+	}
+	for (size_t i = 0; i < out->n_admin; i++) {
+		int r = send_admin(d, &out->admin[i]);
+		if (r < 0)
+			log_err("cluster: cannot publish the admin state of %s: %s",
+				node_name(d, out->admin[i].node), strerror(-r));
+	}
+	for (size_t i = 0; i < out->n_starts; i++) {
+		const struct drain_order *o = &out->starts[i];
+		struct clm_migrate m = {.source = o->source, .target = o->target, .kind = CLM_KIND_START};
+		int r;
+
+		/* the node it ran on, for the table: where no member lists it, the absent node */
+		for (size_t x = 0; x < d->cfg->n_nodes && !m.source; x++)
+			if (!cl_cluster_is_member(d->cluster, d->cfg->nodes[x].id))
+				m.source = d->cfg->nodes[x].id;
+		if (!m.source || m.source == m.target)
+			m.source = m.target == 1 ? 2 : 1; /* the field may not be 0 or the target */
+		memcpy(m.uuid, o->uuid, sizeof(m.uuid));
+		memcpy(m.name, o->name, sizeof(m.name));
+		r = send_migrate(d, &m);
+		if (r < 0)
+			log_err("evacuation: cannot request the restart of %s: %s", o->name, strerror(-r));
+		else
+			log_warn("evacuation: restarting %s on %s", o->name, node_name(d, o->target));
+	}
+	/* say what it waits for, when that changes */
+	n_st = evac_status(d->evac, &st);
+	for (size_t i = 0; i < n_st; i++) {
+		int x = st[i].node ? cfg_node_by_id(d->cfg, st[i].node) + 1 : 0;
+
+		if (x < 0 || strcmp(d->evac_said[x], st[i].text) == 0)
+			continue;
+		snprintf(d->evac_said[x], sizeof(d->evac_said[x]), "%s", st[i].text);
+		if (strncmp(st[i].text, "self-fence wait: ", 17) == 0 && i > 0)
+			continue; /* counts down: logged once */
+		log_info("evacuation: %s%s%s", st[i].node ? node_name(d, st[i].node) : "",
+			 st[i].node ? ": " : "", st[i].text);
+	}
+	next = evac_next_deadline(d->evac);
+	return next < d->evac_next + DRAIN_IDLE_USEC ? (next > d->evac_next ? next : d->evac_next)
+						     : d->evac_next + DRAIN_IDLE_USEC;
+}
+
+/* ---- self-fencing ---- */
+
+static void sf_done(void *ud, bool ok, const char *msg, usec_t now)
+{
+	struct cl_daemon *d = ud;
+
+	if (ok)
+		log_warn("self-fence: HA VMs destroyed, %llu ms after quorum was lost",
+			 (unsigned long long)((now - d->sf.lost_at) / USEC_PER_MSEC));
+	else
+		log_err("self-fence: destroying HA VMs failed: %s", msg);
+	mig_exec_free(d->sf_exec);
+	d->sf_exec = NULL;
+}
+
+static void self_fence(struct cl_daemon *d, usec_t now)
+{
+	const struct clm_vm *vms;
+	size_t n, k = 0;
+	bool up, known;
+	char helper[4200], *argv[4 + CLM_MAX_INV_ENTRIES], names[512] = "";
+	int r;
+
+	if (cl_cluster_inventory(d->cluster, d->local_id, &vms, &n, &up, &known) < 0)
+		n = 0;
+	sibling_path("clusterd-virt", helper, sizeof(helper));
+	argv[k++] = helper;
+	argv[k++] = (char *)"--destroy";
+	argv[k++] = d->cfg->libvirt_uri;
+	for (size_t i = 0; i < n; i++)
+		if ((vms[i].state == CLM_VM_RUNNING || vms[i].state == CLM_VM_PAUSED) &&
+		    ha_registry_find(cl_cluster_ha(d->cluster), vms[i].uuid)) {
+			size_t off = strlen(names);
+			argv[k++] = (char *)vms[i].uuid;
+			snprintf(names + off, sizeof(names) - off, " %s", vms[i].name);
+		}
+	argv[k] = NULL;
+	if (k == 3) {
+		log_warn("self-fence: quorum lost %llu ms ago; no HA VM runs here",
+			 (unsigned long long)((now - d->sf.lost_at) / USEC_PER_MSEC));
+		return;
+	}
+	log_warn("self-fence: quorum lost %llu ms ago: destroying HA VMs%s (the quorate side restarts them)",
+		 (unsigned long long)((now - d->sf.lost_at) / USEC_PER_MSEC), names);
+	if (d->sf_exec)
+		mig_exec_free(d->sf_exec);
+	r = mig_exec_start(d->loop, argv, sf_done, d, &d->sf_exec);
+	if (r < 0) {
+		d->sf_exec = NULL;
+		log_err("self-fence: cannot run %s: %s", helper, strerror(-r));
+	}
+}
+
+static usec_t sf_prepare(struct ev_loop *loop, usec_t now, void *userdata)
+{
+	struct cl_daemon *d = userdata;
+
+	sf_quorum(&d->sf, cl_cluster_is_quorate(d->cluster), now);
+	if (sf_tick(&d->sf, now) == SF_FENCE)
+		self_fence(d, now);
+	return sf_next_deadline(&d->sf);
+}
+
 /* ---- corosync ---- */
 
 static void cs_connected(void *ud, uint32_t cs_id, usec_t now)
@@ -679,7 +1032,7 @@ static void cs_membership(void *ud, const uint32_t *members, size_t n, usec_t no
 		off += (size_t)snprintf(buf + off, sizeof(buf) - off, " %s", node_name(d, members[i]));
 	log_info("membership:%s", n ? buf : " (none)");
 	cl_cluster_membership(d->cluster, members, n, now);
-	d->drain_due = true;
+	d->drain_due = d->evac_due = true;
 	if (cl_cluster_coordinator(d->cluster) == d->local_id) {
 		resend_admin(d); /* joiners learn every node's admin state */
 		resend_ha(d);    /* … and the HA registry */
@@ -699,7 +1052,7 @@ static void cs_message(void *ud, uint32_t from, const void *data, size_t len, us
 	struct cl_daemon *d = ud;
 
 	(void)cl_cluster_receive(d->cluster, from, data, len, now);
-	d->drain_due = true;
+	d->drain_due = d->evac_due = true;
 	run_admitted(d, now);
 }
 
@@ -710,7 +1063,7 @@ static void on_cluster_event(const struct cl_event *ev, void *userdata)
 
 	switch (ev->kind) {
 	case CL_EV_NODE:
-		d->drain_due = true;
+		d->drain_due = d->evac_due = true;
 		if (ev->new_state == CL_NODE_FAILED)
 			abort_local(d, 0, ev->node_id, "the target node failed");
 		if (ev->new_state == CL_NODE_FAILED || ev->new_state == CL_NODE_DEGRADED)
@@ -727,11 +1080,20 @@ static void on_cluster_event(const struct cl_event *ev, void *userdata)
 			log_info("cluster: coordinator is %s", node_name(d, ev->node_id));
 		else
 			log_info("cluster: no coordinator (not quorate)");
-		d->drain_due = true;
+		d->drain_due = d->evac_due = true;
 		if (ev->node_id == d->local_id) {
 			resend_admin(d);
 			resend_ha(d);
 		}
+		break;
+	case CL_EV_FENCE:
+		d->drain_due = d->evac_due = true;
+		if (ev->new_state == CLM_FENCE_FENCED)
+			log_warn("fence: %s is fenced (%s: %s)", node_name(d, ev->node_id),
+				 cl_fence_how_name(cl_cluster_fence(d->cluster, ev->node_id).how),
+				 ev->reason);
+		else
+			log_info("fence: %s is no longer fenced (%s)", node_name(d, ev->node_id), ev->reason);
 		break;
 	case CL_EV_HA: {
 		int r = ha_registry_save(cl_cluster_ha(d->cluster), d->cfg->state_dir);
@@ -741,13 +1103,13 @@ static void on_cluster_event(const struct cl_event *ev, void *userdata)
 			 r < 0 ? "" : ", saved");
 		if (r < 0)
 			log_err("ha: cannot save the registry in %s: %s", d->cfg->state_dir, strerror(-r));
-		d->drain_due = true;
+		d->drain_due = d->evac_due = true;
 		break;
 	}
 	case CL_EV_ADMIN: {
 		struct cl_admin a = cl_cluster_admin(d->cluster, ev->node_id);
 
-		d->drain_due = true;
+		d->drain_due = d->evac_due = true;
 		if (ev->old_state != ev->new_state)
 			log_info("cluster: node %s: %s -> %s%s%s", node_name(d, ev->node_id),
 				 cl_admin_name(ev->old_state), cl_admin_name(ev->new_state),
@@ -764,6 +1126,7 @@ static void on_cluster_event(const struct cl_event *ev, void *userdata)
 		break;
 	}
 	case CL_EV_QUORUM:
+		d->drain_due = d->evac_due = true;
 		if (ev->new_state)
 			log_info("quorum: quorate");
 		else
@@ -1393,6 +1756,96 @@ static int setup_state(struct cl_daemon *d)
 	return 0;
 }
 
+/* {"cmd":"fence","node":N,"confirm":true}: an administrator declares an
+ * absent node off (it was powered off by hand): its HA VMs may be restarted.
+ * Refused for a member (it is alive) and without confirm. */
+static int ctl_fence(void *ud, const struct ctl_request *req, struct json_object **ret_data,
+		     const char **ret_code, char *msg, size_t msglen)
+{
+	struct cl_daemon *d = ud;
+	struct json_object *j;
+	struct cl_fence f;
+	char why[CLM_REASON_MAX];
+	int x, r;
+
+	if (node_arg(d, req, "fence", &x, ret_code, msg, msglen) < 0)
+		return -1;
+	if (!json_object_object_get_ex(req->args, "confirm", &j) || !json_object_get_boolean(j))
+		return fail_req(ret_code, CTL_EINVAL, msg, msglen,
+				"fence needs --confirm: you state that %s is powered off and runs nothing",
+				d->cfg->nodes[x].name);
+	if (cl_cluster_is_member(d->cluster, d->cfg->nodes[x].id))
+		return fail_req(ret_code, CTL_EINVAL, msg, msglen,
+				"node %s is a member: it is running, not fenced", d->cfg->nodes[x].name);
+	f = cl_cluster_fence(d->cluster, d->cfg->nodes[x].id);
+	snprintf(why, sizeof(why), "confirmed off by uid %u", (unsigned)req->uid);
+	r = send_fence(d, d->cfg->nodes[x].id, CLM_FENCED_ADMIN, f.version + 1, why);
+	if (r < 0)
+		return fail_req(ret_code, CTL_EIO, msg, msglen, "cannot send the request: %s", strerror(-r));
+	log_warn("fence: %s confirmed off by uid %u", d->cfg->nodes[x].name, (unsigned)req->uid);
+	*ret_data = json_object_new_object();
+	json_object_object_add(*ret_data, "node", json_object_new_string(d->cfg->nodes[x].name));
+	json_object_object_add(*ret_data, "fenced", json_object_new_boolean(true));
+	return 0;
+}
+
+/* {"cmd":"quarantine","op":"clear","node":N}: end a quarantine early. */
+static int ctl_quarantine(void *ud, const struct ctl_request *req, struct json_object **ret_data,
+			  const char **ret_code, char *msg, size_t msglen)
+{
+	struct cl_daemon *d = ud;
+	struct json_object *j;
+	struct clm_admin_msg m = {.sender = d->local_id, .state = CLM_ADMIN_NONE};
+	struct cl_admin a;
+	uint8_t buf[CLM_ADMIN_LEN];
+	int x, len, r;
+
+	if (!json_object_object_get_ex(req->args, "op", &j) || !json_object_is_type(j, json_type_string) ||
+	    strcmp(json_object_get_string(j), "clear") != 0)
+		return fail_req(ret_code, CTL_EINVAL, msg, msglen, "quarantine: op must be \"clear\"");
+	if (node_arg(d, req, "quarantine", &x, ret_code, msg, msglen) < 0)
+		return -1;
+	m.node = d->cfg->nodes[x].id;
+	a = cl_cluster_admin(d->cluster, m.node);
+	if (a.state != CLM_ADMIN_QUARANTINED)
+		return fail_req(ret_code, CTL_EINVAL, msg, msglen, "node %s is not quarantined (it is %s)",
+				d->cfg->nodes[x].name, cl_admin_name(a.state));
+	m.version = admin_version(&a);
+	snprintf(m.reason, sizeof(m.reason), "quarantine cleared by uid %u", (unsigned)req->uid);
+	len = clm_encode_admin(&m, buf, sizeof(buf));
+	r = len < 0 ? len : multicast(d, buf, (size_t)len);
+	if (r < 0)
+		return fail_req(ret_code, CTL_EIO, msg, msglen, "cannot send the request: %s", strerror(-r));
+	log_info("quarantine of %s cleared by uid %u", d->cfg->nodes[x].name, (unsigned)req->uid);
+	*ret_data = admin_reply(d, m.node, "none", 0);
+	return 0;
+}
+
+/* {"cmd":"evacuation"}: what the coordinator's failure policy waits for
+ * (answered by any node; only the coordinator's has content). */
+static int ctl_evacuation(void *ud, const struct ctl_request *req, struct json_object **ret_data,
+			  const char **ret_code, char *msg, size_t msglen)
+{
+	struct cl_daemon *d = ud;
+	const struct evac_node_status *st;
+	size_t n = evac_status(d->evac, &st);
+	struct json_object *a = json_object_new_array();
+
+	for (size_t i = 0; i < n; i++) {
+		struct json_object *o = json_object_new_object();
+
+		json_object_object_add(o, "node",
+				       st[i].node ? json_object_new_string(node_name(d, st[i].node)) : NULL);
+		json_object_object_add(o, "text", json_object_new_string(st[i].text));
+		json_object_array_add(a, o);
+	}
+	*ret_data = json_object_new_object();
+	json_object_object_add(*ret_data, "coordinator",
+			       json_object_new_boolean(cl_cluster_coordinator(d->cluster) == d->local_id));
+	json_object_object_add(*ret_data, "status", a);
+	return 0;
+}
+
 static const struct ctl_command commands[] = {
 	{"status", CTL_READ, ctl_status},
 	{"nodes", CTL_READ, ctl_nodes},
@@ -1405,6 +1858,9 @@ static const struct ctl_command commands[] = {
 	{"undrain", CTL_CHANGE, ctl_undrain},
 	{"ha", CTL_CHANGE, ctl_ha},
 	{"ha-result", CTL_READ, ctl_ha_result},
+	{"fence", CTL_CHANGE, ctl_fence},
+	{"quarantine", CTL_CHANGE, ctl_quarantine},
+	{"evacuation", CTL_READ, ctl_evacuation},
 	{NULL, CTL_READ, NULL},
 };
 
@@ -1434,7 +1890,7 @@ static void on_inventory(void *ud, const struct clm_vm *vms, size_t n, bool up, 
 	d->virt_up_logged = up;
 	d->n_vms_logged = n;
 	cl_cluster_local_inventory(d->cluster, vms, n, up, host->free_kib, host->cpus, now);
-	d->drain_due = true;
+	d->drain_due = d->evac_due = true;
 }
 
 static int setup_virt(struct cl_daemon *d)
@@ -1667,6 +2123,37 @@ int cl_daemon_new(struct cfg *cfg, struct ev_loop *loop, struct cl_daemon **ret_
 	if (r < 0)
 		goto fail;
 	drain_planner_set_prefs(d->planner, ha_prefs, d);
+	d->evac_out = calloc(1, sizeof(*d->evac_out));
+	if (!d->evac_out) {
+		r = -ENOMEM;
+		goto fail;
+	}
+	r = evac_planner_new(d->cfg, &d->evac);
+	if (r < 0)
+		goto fail;
+	r = ev_prepare_add(d->loop, evac_prepare, d);
+	if (r < 0)
+		goto fail;
+	sf_init(&d->sf, d->cfg->fencing.mode != CFG_FENCE_NONE, d->cfg->fencing.isolation_grace_ms,
+		d->cfg->fencing.self_fence_ms, ev_loop_now(d->loop));
+	r = ev_prepare_add(d->loop, sf_prepare, d);
+	if (r < 0)
+		goto fail;
+	if (d->cfg->fencing.mode == CFG_FENCE_NONE)
+		log_warn("fencing: mode none: no self-fencing, and failed nodes' HA VMs are restarted only "
+			 "after "
+			 "'clusterctl fence NODE --confirm'");
+	else
+		log_info("fencing: %s%s%s; self-fence: HA VMs destroyed %u ms after quorum is lost (grace), "
+			 "survivors wait %u ms + margin; guarantee: software only (clusterd and libvirt must "
+			 "be "
+			 "alive to self-fence; no watchdog device is used)",
+			 d->cfg->fencing.mode == CFG_FENCE_AGENT ? "agent " : "self",
+			 d->cfg->fencing.mode == CFG_FENCE_AGENT ? d->cfg->fencing.agent : "",
+			 d->cfg->fencing.mode == CFG_FENCE_AGENT && d->cfg->fencing.allow_self_fence_fallback
+				 ? ", self-fence wait if it fails"
+				 : "",
+			 d->cfg->fencing.isolation_grace_ms, d->cfg->fencing.self_fence_ms);
 	r = setup_state(d);
 	if (r < 0)
 		goto fail;
@@ -1702,6 +2189,11 @@ void cl_daemon_free(struct cl_daemon *d)
 		}
 	drain_planner_free(d->planner);
 	free(d->drain_out);
+	for (size_t i = 0; i < CFG_MAX_NODES; i++)
+		fence_run_free(d->agent_run[i]);
+	mig_exec_free(d->sf_exec);
+	evac_planner_free(d->evac);
+	free(d->evac_out);
 	ctl_server_free(d->ctl);
 	cs_client_free(d->cs);
 	cl_cluster_free(d->cluster);

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "clusterd/drain.h"
+#include "clusterd/ha.h"
 
 struct asked {
 	char uuid[CLM_VM_UUID_LEN];
@@ -117,14 +118,14 @@ bool drain_target_ok(const struct cl_cluster *c, const struct cfg *cfg, uint32_t
 		return false;
 	}
 	if (a.state != CLM_ADMIN_NONE) {
-		*ret_why = a.state == CLM_ADMIN_DRAINING ? "draining" : "drained";
+		*ret_why = cl_admin_name(a.state);
 		return false;
 	}
 	if (cl_cluster_inventory(c, target, &vms, &n, &up, &known) < 0 || !known || !up) {
 		*ret_why = "its libvirt is not connected";
 		return false;
 	}
-	return drain_migration_network(c, cfg, source, target, ret_why) >= 0;
+	return source == 0 || drain_migration_network(c, cfg, source, target, ret_why) >= 0;
 }
 
 static bool active(const struct cl_migration *m)
@@ -249,8 +250,8 @@ static int cand_cmp(const void *a, const void *b)
 
 /* Capacity of every node as a target for `source`, with what is already
  * on its way there subtracted. */
-static size_t capacities(const struct cl_cluster *c, const struct cfg *cfg, uint32_t source,
-			 struct mig_node *nodes, char (*why)[80])
+size_t drain_capacities(const struct cl_cluster *c, const struct cfg *cfg, uint32_t source,
+			struct mig_node *nodes, char (*why)[80])
 {
 	const struct cl_migration *migs;
 	size_t n_migs = cl_cluster_migrations(c, &migs), k = 0;
@@ -281,6 +282,16 @@ static size_t capacities(const struct cl_cluster *c, const struct cfg *cfg, uint
 			if (vm) {
 				coming += vm->mem_kib;
 				used += vm->vcpus;
+			} else {
+				/* a restart: its source is gone; the registry's XML says its size */
+				const struct ha_vm *h = ha_registry_find(cl_cluster_ha(c), migs[m].uuid);
+				uint64_t mem = 0;
+				uint32_t vcpus = 0;
+
+				if (h && ha_xml_size(h->xml, &mem, &vcpus) == 0) {
+					coming += mem;
+					used += vcpus;
+				}
 			}
 		}
 		nodes[k] = (struct mig_node){
@@ -342,7 +353,7 @@ static void step_node(struct drain_planner *p, const struct cl_cluster *c, uint3
 	cand = calloc(n_vms ? n_vms : 1, sizeof(*cand));
 	if (!cand)
 		return;
-	n_nodes = capacities(c, cfg, src, nodes, why);
+	n_nodes = drain_capacities(c, cfg, src, nodes, why);
 	for (size_t v = 0; v < n_vms; v++) {
 		const struct clm_vm *vm = &vms[v];
 		const char *last = "";

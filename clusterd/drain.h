@@ -70,11 +70,19 @@ void drain_planner_reset(struct drain_planner *p);
 void drain_step(struct drain_planner *p, const struct cl_cluster *c, usec_t now, struct drain_out *out);
 
 /* Could `target` take VMs from `source` now, and if not, why (static text)?
- * ONLINE, not draining/drained, libvirt connected, and a migration path:
+ * ONLINE, admin state none, libvirt connected, and (source not 0) a migration path:
  * the migration network (or migration.fallback_network) with addresses on
  * both and its link not DOWN in either node's heartbeat view. */
 bool drain_target_ok(const struct cl_cluster *c, const struct cfg *cfg, uint32_t source, uint32_t target,
 		     const char **ret_why);
+
+/* Every node but `source` as a placement target (mig_plan's input): eligible
+ * as drain_target_ok says (source 0: a restart, no migration path needed),
+ * free memory and vCPUs from the inventories minus what is on its way
+ * there (migrations and restarts not finished), VMs running there. why[k]:
+ * "ok" or why not. Returns the number of entries. */
+size_t drain_capacities(const struct cl_cluster *c, const struct cfg *cfg, uint32_t source,
+			struct mig_node *nodes, char (*why)[80]);
 
 /* The network a migration source -> target should use: the migration
  * network, or the fallback when the migration link is DOWN in either view

@@ -765,3 +765,70 @@ out:
 	free(text);
 	return r;
 }
+
+/* The text of the first <tag …>TEXT</tag> (attributes in *ret_attrs). */
+static const char *xml_elem(const char *xml, const char *tag, const char **ret_attrs, size_t *ret_alen)
+{
+	size_t tl = strlen(tag);
+
+	for (const char *p = xml; (p = strchr(p, '<')); p++) {
+		const char *e;
+
+		if (strncmp(p + 1, tag, tl) != 0 || (p[1 + tl] != '>' && p[1 + tl] != ' '))
+			continue;
+		e = strchr(p, '>');
+		if (!e || e[-1] == '/')
+			return NULL;
+		*ret_attrs = p + 1 + tl;
+		*ret_alen = (size_t)(e - (p + 1 + tl));
+		return e + 1;
+	}
+	return NULL;
+}
+
+int ha_xml_size(const char *xml, uint64_t *ret_mem_kib, uint32_t *ret_vcpus)
+{
+	static const struct {
+		const char *unit;
+		unsigned shift; /* to bytes */
+	} units[] = {{"b", 0},  {"bytes", 0}, {"KiB", 10}, {"k", 10},   {"MiB", 20},
+		     {"M", 20}, {"GiB", 30},  {"G", 30},   {"TiB", 40}, {"T", 40}};
+	const char *attrs, *text;
+	size_t alen;
+	unsigned shift = 10;
+	unsigned long long v;
+	char *end;
+
+	if (!xml)
+		return -EINVAL;
+	text = xml_elem(xml, "memory", &attrs, &alen);
+	if (!text)
+		return -EINVAL;
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+		char want[32];
+
+		snprintf(want, sizeof(want), "unit='%s'", units[i].unit);
+		if (memmem(attrs, alen, want, strlen(want))) {
+			shift = units[i].shift;
+			break;
+		}
+		snprintf(want, sizeof(want), "unit=\"%s\"", units[i].unit);
+		if (memmem(attrs, alen, want, strlen(want))) {
+			shift = units[i].shift;
+			break;
+		}
+	}
+	errno = 0;
+	v = strtoull(text, &end, 10);
+	if (errno || end == text || *end != '<' || v > (1ull << 50))
+		return -EINVAL;
+	*ret_mem_kib = shift >= 10 ? (uint64_t)v << (shift - 10) : (uint64_t)v >> 10;
+	*ret_vcpus = 1;
+	text = xml_elem(xml, "vcpu", &attrs, &alen);
+	if (text) {
+		unsigned long n = strtoul(text, &end, 10);
+		if (end != text && *end == '<' && n > 0 && n < 4096)
+			*ret_vcpus = (uint32_t)n;
+	}
+	return 0;
+}

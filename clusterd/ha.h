@@ -130,6 +130,12 @@ int ha_registry_entry_msg(const struct ha_registry *reg, size_t index, struct ha
  * file, a rule broken, a uuid twice), -ENOMEM or -errno from the file
  * system. All or nothing: reg is unchanged on failure.
  */
+/* The memory (KiB) and vCPUs a domain XML asks for: <memory unit='…'>N</memory>
+ * (unit b, KiB (default), MiB, GiB …) and <vcpu …>N</vcpu> (default 1).
+ * 0, or -EINVAL when there is no readable <memory>. Not a full XML parser:
+ * enough for libvirt's own output. */
+int ha_xml_size(const char *xml, uint64_t *ret_mem_kib, uint32_t *ret_vcpus);
+
 int ha_registry_save(const struct ha_registry *reg, const char *dir);
 int ha_registry_load(struct ha_registry *reg, const char *dir);
 

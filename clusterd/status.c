@@ -84,6 +84,14 @@ static struct json_object *node_object(const struct cl_status_src *s, size_t i)
 		if (a.reason[0])
 			json_object_object_add(o, "admin_reason", json_object_new_string(a.reason));
 	}
+	{
+		struct cl_fence f = cl_cluster_fence(s->cluster, n->id);
+
+		json_object_object_add(o, "fenced",
+				       f.state == CLM_FENCE_FENCED
+					       ? json_object_new_string(cl_fence_how_name(f.how))
+					       : NULL);
+	}
 	if (mask) {
 		struct json_object *nets = json_object_new_array();
 		for (size_t k = 0; k < cfg->n_networks; k++)
@@ -305,6 +313,8 @@ struct json_object *cl_status_migration(const struct cl_status_src *s, const str
 	json_object_object_add(o, "vm", json_object_new_string(m->name));
 	json_object_object_add(o, "source", json_object_new_string(node_name(s->cfg, m->source)));
 	json_object_object_add(o, "target", json_object_new_string(node_name(s->cfg, m->target)));
+	json_object_object_add(o, "kind",
+			       json_object_new_string(m->kind == CLM_KIND_START ? "restart" : "live"));
 	json_object_object_add(o, "state",
 			       json_object_new_string(m->state == CLM_MIG_REQUESTED && !m->admitted
 							      ? "queued"

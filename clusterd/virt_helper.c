@@ -145,6 +145,51 @@ static int dump_xml_to(const char *uri, const char *domain, const char *to)
 	return 0;
 }
 
+/* --create URI FILE: start the domain FILE describes (transient). */
+static int create_from(const char *uri, const char *path)
+{
+	char reason[512], *xml;
+	FILE *f = fopen(path, "re");
+	long len = -1;
+	int r;
+
+	if (!f || fseek(f, 0, SEEK_END) != 0 || (len = ftell(f)) <= 0 || fseek(f, 0, SEEK_SET) != 0 ||
+	    !(xml = calloc(1, (size_t)len + 1)) || fread(xml, 1, (size_t)len, f) != (size_t)len) {
+		printf("error: cannot read %s: %s\n", path, len == 0 ? "empty" : strerror(errno));
+		if (f)
+			fclose(f);
+		return 1;
+	}
+	fclose(f);
+	r = virt_domain_create(*uri ? uri : NULL, xml, reason, sizeof(reason));
+	free(xml);
+	if (r < 0) {
+		printf("error: %s\n", reason);
+		return 1;
+	}
+	printf("ok\n");
+	return 0;
+}
+
+/* --destroy URI UUID...: stop each at once; every one is tried. */
+static int destroy_all(const char *uri, char **uuids, int n)
+{
+	char reason[512], first[600] = "";
+	int bad = 0;
+
+	for (int i = 0; i < n; i++)
+		if (virt_domain_destroy(*uri ? uri : NULL, uuids[i], reason, sizeof(reason)) < 0) {
+			if (!bad++)
+				snprintf(first, sizeof(first), "%s", reason);
+		}
+	if (bad) {
+		printf("error: %d of %d not destroyed: %s\n", bad, n, first);
+		return 1;
+	}
+	printf("ok\n");
+	return 0;
+}
+
 static int dump_xml(const char *uri, const char *domain)
 {
 	char reason[512], *xml = NULL;
@@ -172,6 +217,10 @@ int main(int argc, char **argv)
 	struct ev_loop *loop;
 	int r;
 
+	if (argc == 4 && strcmp(argv[1], "--create") == 0)
+		return create_from(argv[2], argv[3]);
+	if (argc >= 4 && strcmp(argv[1], "--destroy") == 0)
+		return destroy_all(argv[2], argv + 3, argc - 3);
 	if (argc >= 2 && strcmp(argv[1], "--dumpxml") == 0) {
 		if (argc == 6 && strcmp(argv[4], "--to") == 0 && *argv[3] && *argv[5])
 			return dump_xml_to(argv[2], argv[3], argv[5]);
@@ -184,7 +233,9 @@ int main(int argc, char **argv)
 	}
 	if (argc > 2 || (argc == 2 && strcmp(argv[1], "--help") == 0)) {
 		fprintf(stderr, "usage: clusterd-virt [LIBVIRT-URI]\n"
-				"       clusterd-virt --dumpxml LIBVIRT-URI UUID-OR-NAME\n");
+				"       clusterd-virt --dumpxml LIBVIRT-URI UUID-OR-NAME [--to FILE]\n"
+				"       clusterd-virt --create LIBVIRT-URI XML-FILE\n"
+				"       clusterd-virt --destroy LIBVIRT-URI UUID...\n");
 		return 2;
 	}
 	signal(SIGPIPE, SIG_IGN);

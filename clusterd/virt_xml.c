@@ -76,3 +76,61 @@ out:
 	virConnectClose(conn);
 	return r;
 }
+
+int virt_domain_create(const char *uri, const char *xml, char *why, size_t why_len)
+{
+	virConnectPtr conn;
+	virDomainPtr dom;
+
+	if (!xml || !why || why_len == 0)
+		return -EINVAL;
+	virSetErrorFunc(NULL, silence);
+	conn = virConnectOpen(uri);
+	if (!conn) {
+		snprintf(why, why_len, "cannot connect to libvirt at %s: %s", uri ? uri : "the default URI",
+			 last_error());
+		return -ENOTCONN;
+	}
+	/* transient: libvirt never autostarts it, so a node coming back after a
+	 * fence cannot start a second copy on its own */
+	dom = virDomainCreateXML(conn, xml, VIR_DOMAIN_NONE);
+	if (!dom) {
+		snprintf(why, why_len, "cannot start the domain: %s", last_error());
+		virConnectClose(conn);
+		return -EIO;
+	}
+	virDomainFree(dom);
+	virConnectClose(conn);
+	return 0;
+}
+
+int virt_domain_destroy(const char *uri, const char *uuid, char *why, size_t why_len)
+{
+	virConnectPtr conn;
+	virDomainPtr dom;
+	int r = 0;
+
+	if (!uuid || !why || why_len == 0)
+		return -EINVAL;
+	virSetErrorFunc(NULL, silence);
+	conn = virConnectOpen(uri);
+	if (!conn) {
+		snprintf(why, why_len, "cannot connect to libvirt at %s: %s", uri ? uri : "the default URI",
+			 last_error());
+		return -ENOTCONN;
+	}
+	dom = virDomainLookupByUUIDString(conn, uuid);
+	if (!dom) {
+		r = no_domain() ? 0 : -EIO; /* gone already: done */
+		if (r < 0)
+			snprintf(why, why_len, "cannot look up %s: %s", uuid, last_error());
+	} else {
+		if (virDomainDestroy(dom) < 0 && virDomainIsActive(dom) == 1) {
+			snprintf(why, why_len, "cannot destroy %s: %s", uuid, last_error());
+			r = -EIO;
+		}
+		virDomainFree(dom);
+	}
+	virConnectClose(conn);
+	return r;
+}

@@ -21,4 +21,10 @@
  */
 int virt_domain_xml(const char *uri, const char *domain, char **ret_xml, char *why, size_t why_len);
 
+/* Start a transient domain from xml (restart of an HA VM). -ENOTCONN, -EIO
+ * (why says libvirt's reason), -EINVAL. */
+int virt_domain_create(const char *uri, const char *xml, char *why, size_t why_len);
+/* Stop a domain at once (virDomainDestroy); 0 also when it does not exist. */
+int virt_domain_destroy(const char *uri, const char *uuid, char *why, size_t why_len);
+
 #endif

@@ -46,11 +46,18 @@ static bool fits(const struct mig_node *n, const struct mig_vm *vm)
 	return n->free_mem_kib >= vm->mem_kib && n->free_vcpus >= vm->vcpus;
 }
 
-/* Better spread target: more memory left after placement, fewer VMs, lower id. */
+/* Better spread target: clearly more memory left after placement (by more
+ * than 1/16: free memory is sampled at different moments, and hosts of one
+ * size differ by noise), then fewer VMs, then more memory, then lower id. */
 static bool better(const struct mig_node *a, const struct mig_node *b, const struct mig_vm *vm)
 {
 	uint64_t la = a->free_mem_kib - vm->mem_kib, lb = b->free_mem_kib - vm->mem_kib;
+	uint64_t hi = la > lb ? la : lb, diff = la > lb ? la - lb : lb - la;
 
+	if (diff > hi / 16)
+		return la > lb;
+	if (a->n_vms != b->n_vms)
+		return a->n_vms < b->n_vms;
 	if (la != lb)
 		return la > lb;
 	if (a->n_vms != b->n_vms)

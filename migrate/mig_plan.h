@@ -48,8 +48,9 @@ struct mig_placement {
  * name. Per VM the candidates are the eligible nodes other than the source,
  * not forbidden, not in `exclude` (e.g. a target that just failed), with the
  * memory and vCPUs left after this plan's earlier placements. The first
- * preferred candidate that fits wins; otherwise the one with the most free
- * memory left afterwards (spreads load), then fewest VMs, then lowest id.
+ * preferred candidate that fits wins; otherwise the one with clearly (by
+ * more than 1/16) the most free memory left afterwards (spreads load), then
+ * fewest VMs, then most memory, then lowest id.
  * ret[i] is the placement of vms[i]. Returns how many were placed, or
  * -EINVAL. O(vms x nodes x prefs) after an O(vms log vms) sort.
  */

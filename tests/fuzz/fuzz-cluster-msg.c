@@ -7,6 +7,7 @@
 
 #include "clusterd/cluster.h"
 #include "clusterd/drain.h"
+#include "clusterd/evac.h"
 #include "tests/fuzz/fuzz.h"
 
 #define NODES 3
@@ -90,6 +91,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			FUZZ_CHECK(memcmp(out, data, size) == 0);
 		}
 	}
+	{
+		struct clm_fence_msg f;
+		uint8_t out[CLM_FENCE_LEN];
+
+		if (clm_decode_fence(data, size, &f) == 0) {
+			FUZZ_CHECK(clm_encode_fence(&f, out, sizeof(out)) == (int)size);
+			FUZZ_CHECK(memcmp(out, data, size) == 0);
+		}
+	}
 
 	memcpy(q.members, all, sizeof(all));
 	FUZZ_CHECK(cl_cluster_new(test_cfg(), 1, &c) == 0);
@@ -108,7 +118,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	FUZZ_CHECK(cl_cluster_coordinator(c) == 1 || cl_cluster_coordinator(c) == 2 ||
 		   cl_cluster_coordinator(c) == 3);
 	for (uint32_t id = 1; id <= NODES; id++)
-		FUZZ_CHECK(cl_cluster_admin(c, id).state <= CLM_ADMIN_DRAINED);
+		FUZZ_CHECK(cl_cluster_admin(c, id).state <= CLM_ADMIN_QUARANTINED);
 	{
 		/* whatever state the bytes made, the drain planner copes */
 		static struct drain_out out;
@@ -120,6 +130,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		for (size_t i = 0; i < out.n_orders; i++)
 			FUZZ_CHECK(out.orders[i].source != out.orders[i].target);
 		drain_planner_free(p);
+	}
+	{
+		static struct evac_out eout;
+		struct evac_planner *e;
+
+		FUZZ_CHECK(evac_planner_new(test_cfg(), &e) == 0);
+		evac_step(e, c, 4, &eout);
+		FUZZ_CHECK(eout.n_starts <= CL_MAX_MIGRATIONS && eout.n_fences <= CFG_MAX_NODES);
+		evac_planner_free(e);
 	}
 	cl_cluster_free(c);
 	return 0;
@@ -168,7 +187,17 @@ size_t fuzz_seed(unsigned i, uint8_t *buf, size_t cap)
 		len = clm_encode_admin(&a, buf, cap);
 		return len > 0 ? (size_t)len : 0;
 	}
-	if (i > 7)
+	if (i == 8) {
+		struct clm_fence_msg f = {.sender = 1,
+					  .node = 3,
+					  .state = CLM_FENCE_FENCED,
+					  .how = CLM_FENCED_SELF_WAIT,
+					  .version = 2,
+					  .reason = "self-fence time passed"};
+		len = clm_encode_fence(&f, buf, cap);
+		return len > 0 ? (size_t)len : 0;
+	}
+	if (i > 8)
 		return 0;
 	v.count = (uint16_t)(i * 3);
 	for (uint16_t k = 0; k < v.count; k++)

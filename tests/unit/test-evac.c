@@ -1,0 +1,554 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* tests/unit/test-evac.c: self-fencing (isolation grace, once per loss,
+ * start-up counts as a loss) and the coordinator's failure policy over a
+ * real replicated state fed what CPG would deliver: nothing restarted before
+ * the absent node is fenced (self-fence wait, agent success, admin), agent
+ * retries and the fallback, a node whose corosync still runs never counted
+ * as self-fenced, nothing while a member's VM list is unknown or without
+ * quorum, restarts in priority order under the per-node limit, a restart
+ * that fails retried once elsewhere, and quarantine. Fake clock. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "clusterd/cluster.h"
+#include "clusterd/evac.h"
+#include "clusterd/ha.h"
+#include "clusterd/selffence.h"
+
+#define N       3
+#define MS      USEC_PER_MSEC
+#define S       USEC_PER_SEC
+#define GIB_KIB (1024 * 1024)
+
+static struct cfg *cfg;
+static char dir[] = "/tmp/test-evac.XXXXXX";
+
+static int setup(void **state)
+{
+	char path[256], key[256];
+	struct cfg_errors errs;
+	FILE *f;
+
+	if (!mkdtemp(dir))
+		return -1;
+	snprintf(key, sizeof(key), "%s/key", dir);
+	f = fopen(key, "w");
+	fprintf(f, "0123456789abcdef0123456789abcdef");
+	fclose(f);
+	snprintf(path, sizeof(path), "%s/c.conf", dir);
+	f = fopen(path, "w");
+	fprintf(f,
+		"cluster = { name = \"t\"; key_file = \"key\"; };\n"
+		"networks = ( { name = \"management\"; role = \"management\"; subnet = \"10.99.3.0/24\"; },\n"
+		"  { name = \"cluster\"; role = \"cluster\"; subnet = \"10.99.1.0/24\"; },\n"
+		"  { name = \"migration\"; role = \"migration\"; subnet = \"10.99.2.0/24\"; } );\n"
+		"fencing = { self_fence_ms = 4000; isolation_grace_ms = 1000; quarantine_failures = 2;\n"
+		"  quarantine_window_s = 600; quarantine_s = 60; };\n"
+		"migration = { max_concurrent = 1; };\n"
+		"nodes = (\n");
+	for (int i = 1; i <= N; i++)
+		fprintf(f,
+			"  { id = %d; name = \"n%d\"; addresses = { management = \"10.99.3.%d\"; cluster = "
+			"\"10.99.1.%d\"; migration = \"10.99.2.%d\"; }; }%s\n",
+			i, i, i, i, i, i < N ? "," : "");
+	fprintf(f, ");\n");
+	fclose(f);
+	if (cfg_load(path, &cfg, &errs) < 0)
+		return -1;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	char cmd[300];
+
+	cfg_free(cfg);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+/* ---- self-fencing ---- */
+
+static void test_selffence(void **state)
+{
+	struct sf_guard g;
+
+	/* start-up is a loss: HA VMs running here while not quorate are stopped */
+	sf_init(&g, true, 1000, 4000, 10 * S);
+	assert_false(sf_may_start(&g));
+	assert_int_equal(sf_next_deadline(&g), 11 * S);
+	assert_int_equal(sf_tick(&g, 10 * S + 999 * MS), SF_NONE);
+	sf_quorum(&g, true, 10 * S + 500 * MS); /* quorate in time: nothing */
+	assert_int_equal(sf_tick(&g, 20 * S), SF_NONE);
+	assert_true(sf_may_start(&g));
+	assert_int_equal(sf_next_deadline(&g), USEC_INFINITY);
+	/* a blip shorter than the grace is forgiven */
+	sf_quorum(&g, false, 30 * S);
+	assert_false(sf_may_start(&g));
+	assert_int_equal(sf_tick(&g, 30 * S + 900 * MS), SF_NONE);
+	sf_quorum(&g, true, 30 * S + 950 * MS);
+	assert_int_equal(sf_tick(&g, 40 * S), SF_NONE);
+	/* a real loss: once, at the grace, with the deadline's time left */
+	sf_quorum(&g, false, 50 * S);
+	assert_int_equal(sf_tick(&g, 51 * S - 1), SF_NONE);
+	assert_int_equal(sf_tick(&g, 51 * S), SF_FENCE);
+	assert_int_equal(sf_time_left(&g, 51 * S), 3 * S);
+	assert_int_equal(sf_tick(&g, 52 * S), SF_NONE);
+	assert_int_equal(sf_next_deadline(&g), USEC_INFINITY);
+	/* quorum back, lost again: acts again */
+	sf_quorum(&g, true, 60 * S);
+	sf_quorum(&g, false, 70 * S);
+	assert_int_equal(sf_tick(&g, 71 * S), SF_FENCE);
+	/* fencing.mode none: never */
+	sf_init(&g, false, 1000, 4000, 0);
+	assert_int_equal(sf_tick(&g, 100 * S), SF_NONE);
+	assert_int_equal(sf_next_deadline(&g), USEC_INFINITY);
+}
+
+/* ---- the failure policy ---- */
+
+struct world {
+	struct cl_cluster *c;
+	struct evac_planner *p;
+	struct evac_out out;
+	struct clm_vm vms[N + 1][8];
+	size_t n_vms[N + 1];
+	uint32_t gen[N + 1];
+	uint64_t next_id;
+	usec_t now;
+};
+
+static void deliver_at(struct world *w, uint32_t from, const uint8_t *buf, int len, int line)
+{
+	if (len <= 0)
+		fail_msg("encoding the message at line %d failed: %d", line, len);
+	(void)cl_cluster_receive(w->c, from, buf, (size_t)len, w->now);
+}
+#define deliver(w, from, buf, len) deliver_at(w, from, buf, len, __LINE__)
+
+static void publish_inv(struct world *w, uint32_t x)
+{
+	static struct clm_inventory inv;
+	static uint8_t buf[CLM_HEADER_LEN + CLM_INV_HEADER_LEN + 8 * CLM_INV_ENTRY_LEN];
+
+	if (x == 1) {
+		cl_cluster_local_inventory(w->c, w->vms[1], w->n_vms[1], true, 8ull * GIB_KIB, 2, w->now);
+		return;
+	}
+	memset(&inv, 0, sizeof(inv));
+	inv = (struct clm_inventory){.sender = x,
+				     .generation = ++w->gen[x],
+				     .libvirt_up = true,
+				     .host_free_kib = 8ull * GIB_KIB,
+				     .host_cpus = 2,
+				     .count = (uint16_t)w->n_vms[x]};
+	memcpy(inv.vms, w->vms[x], w->n_vms[x] * sizeof(struct clm_vm));
+	deliver(w, x, buf, clm_encode_inventory(&inv, buf, sizeof(buf)));
+}
+
+static void members(struct world *w, const uint32_t *ids, size_t n, const uint32_t *cs_ids, size_t n_cs)
+{
+	struct cs_quorum q = {
+		.quorate = n_cs * 2 > N, .total_votes = (uint32_t)n_cs, .expected_votes = N, .quorum = 2};
+
+	memcpy(q.members, cs_ids, n_cs * sizeof(*cs_ids));
+	q.n_members = n_cs;
+	cl_cluster_membership(w->c, ids, n, w->now);
+	cl_cluster_quorum(w->c, &q, w->now);
+}
+
+static const char *uuid_of(char id)
+{
+	static char u[37];
+
+	memset(u, id, 36);
+	u[8] = u[13] = u[18] = u[23] = '-';
+	u[36] = '\0';
+	return u;
+}
+
+static void ha_add(struct world *w, const char *name, char id, int prio)
+{
+	struct ha_msg m = {.sender = 2, .op = HA_OP_SET};
+	uint8_t buf[4096];
+	char xml[512];
+
+	snprintf(xml, sizeof(xml),
+		 "<domain type='qemu'><name>%s</name><uuid>%s</uuid><memory unit='KiB'>262144"
+		 "</memory><vcpu placement='static'>1</vcpu></domain>",
+		 name, uuid_of(id));
+	memcpy(m.vm.uuid, uuid_of(id), 37);
+	snprintf(m.vm.name, sizeof(m.vm.name), "%s", name);
+	m.vm.priority = prio;
+	m.vm.version = 10;
+	m.vm.xml = xml;
+	deliver(w, 2, buf, ha_msg_encode(&m, buf, sizeof(buf)));
+	assert_non_null(ha_registry_find(cl_cluster_ha(w->c), uuid_of(id)));
+}
+
+static struct clm_vm mkvm(const char *name, char id)
+{
+	struct clm_vm v;
+
+	memset(&v, 0, sizeof(v));
+	snprintf(v.name, sizeof(v.name), "%s", name);
+	memcpy(v.uuid, uuid_of(id), 37);
+	v.state = CLM_VM_RUNNING;
+	v.vcpus = 1;
+	v.mem_kib = 262144;
+	return v;
+}
+
+/* Three nodes up, n3 runs "web" (HA, priority 1) and "db" (HA, priority 5). */
+static void world_up(struct world *w)
+{
+	const uint32_t all[] = {1, 2, 3};
+
+	memset(w, 0, sizeof(*w));
+	w->now = 100 * S;
+	w->next_id = 1;
+	assert_int_equal(cl_cluster_new(cfg, 1, &w->c), 0);
+	assert_int_equal(evac_planner_new(cfg, &w->p), 0);
+	cl_cluster_connected(w->c, true, w->now);
+	members(w, all, 3, all, 3);
+	w->vms[3][0] = mkvm("web", 'a');
+	w->vms[3][1] = mkvm("db", 'b');
+	w->n_vms[3] = 2;
+	for (uint32_t x = 1; x <= N; x++)
+		publish_inv(w, x);
+	ha_add(w, "web", 'a', 1);
+	ha_add(w, "db", 'b', 5);
+}
+
+static void world_down(struct world *w)
+{
+	evac_planner_free(w->p);
+	cl_cluster_free(w->c);
+}
+
+static void step(struct world *w)
+{
+	evac_step(w->p, w->c, w->now, &w->out);
+}
+
+static const char *status_of(struct world *w, uint32_t node)
+{
+	const struct evac_node_status *st;
+	size_t n = evac_status(w->p, &st);
+
+	for (size_t i = 0; i < n; i++)
+		if (st[i].node == node)
+			return st[i].text;
+	return "";
+}
+
+static void apply_out(struct world *w)
+{
+	for (size_t i = 0; i < w->out.n_fences; i++) {
+		struct clm_fence_msg m = {.sender = 1,
+					  .node = w->out.fences[i].node,
+					  .state = CLM_FENCE_FENCED,
+					  .how = (uint8_t)w->out.fences[i].how,
+					  .version = w->out.fences[i].version};
+		uint8_t buf[CLM_FENCE_LEN];
+
+		deliver(w, 1, buf, clm_encode_fence(&m, buf, sizeof(buf)));
+	}
+	for (size_t i = 0; i < w->out.n_starts; i++) {
+		const struct drain_order *o = &w->out.starts[i];
+		struct clm_migrate m = {.sender = 1,
+					.id = w->next_id++,
+					.source = 3,
+					.target = o->target,
+					.kind = CLM_KIND_START};
+		uint8_t buf[CLM_MIGRATE_LEN];
+
+		memcpy(m.uuid, o->uuid, sizeof(m.uuid));
+		memcpy(m.name, o->name, sizeof(m.name));
+		deliver(w, 1, buf, clm_encode_migrate(&m, buf, sizeof(buf)));
+	}
+	for (size_t i = 0; i < w->out.n_admin; i++) {
+		const struct drain_admin *a = &w->out.admin[i];
+		struct clm_admin_msg m = {.sender = 1,
+					  .node = a->node,
+					  .state = (uint8_t)a->state,
+					  .version = a->version,
+					  .if_version = a->if_version,
+					  .drain = a->drain};
+		uint8_t buf[CLM_ADMIN_LEN];
+
+		snprintf(m.reason, sizeof(m.reason), "%s", a->reason);
+		deliver(w, 1, buf, clm_encode_admin(&m, buf, sizeof(buf)));
+	}
+}
+
+static void report(struct world *w, uint64_t id, enum clm_mig_state st, const char *why)
+{
+	const struct cl_migration *m = cl_cluster_migration(w->c, id);
+	struct clm_mig_report r = {.sender = m->target, .id = id, .state = (uint8_t)st, .eta_s = -1};
+	uint8_t buf[CLM_MIG_STATE_LEN];
+
+	if (why)
+		snprintf(r.reason, sizeof(r.reason), "%s", why);
+	deliver(w, m->target, buf, clm_encode_mig_report(&r, buf, sizeof(buf)));
+}
+
+/* n3 dies (corosync and all): nothing until the self-fence wait is over
+ * (it counts from when n3 left), then FENCED, then the two HA VMs restart —
+ * the higher priority first, one per node at a time (max_concurrent 1). */
+static void test_self_fence_wait_then_restart(void **state)
+{
+	const uint32_t two[] = {1, 2};
+	struct world w;
+	uint32_t first_target, web_target;
+
+	world_up(&w);
+	step(&w);
+	assert_int_equal(w.out.n_starts + w.out.n_fences + w.out.n_run_agent, 0); /* all is well */
+	w.now += 1 * S;
+	members(&w, two, 2, two, 2);
+	assert_int_equal(cl_cluster_node_state(w.c, 3), CL_NODE_FAILED);
+	step(&w);
+	assert_int_equal(w.out.n_starts + w.out.n_fences, 0);
+	assert_non_null(strstr(status_of(&w, 3), "self-fence wait: 5000 ms left"));
+	assert_int_equal(evac_next_deadline(w.p), w.now + 5 * S); /* 4 s + 1 s margin */
+	w.now += 5 * S - 1;
+	step(&w);
+	assert_int_equal(w.out.n_fences + w.out.n_starts, 0);
+	w.now += 1;
+	step(&w);
+	assert_int_equal(w.out.n_fences, 1);
+	assert_int_equal(w.out.fences[0].how, CLM_FENCED_SELF_WAIT);
+	assert_int_equal(w.out.n_starts, 0); /* not before the record is applied */
+	apply_out(&w);
+	assert_int_equal(cl_cluster_fence(w.c, 3).state, CLM_FENCE_FENCED);
+	step(&w);
+	assert_int_equal(w.out.n_fences, 0);
+	assert_int_equal(w.out.n_starts, 2);             /* one on each survivor */
+	assert_string_equal(w.out.starts[0].name, "db"); /* priority 5 first */
+	assert_string_equal(w.out.starts[1].name, "web");
+	assert_int_not_equal(w.out.starts[0].target, w.out.starts[1].target);
+	first_target = w.out.starts[0].target;
+	web_target = w.out.starts[1].target;
+	apply_out(&w);
+	w.now += 100 * MS;
+	step(&w);
+	assert_int_equal(w.out.n_starts, 0); /* in the table: not asked twice */
+	/* db's start fails: retried on the other node */
+	report(&w, 1, CLM_MIG_RUNNING, NULL);
+	report(&w, 1, CLM_MIG_FAILED, "no space");
+	report(&w, 2, CLM_MIG_RUNNING, NULL);
+	report(&w, 2, CLM_MIG_SUCCEEDED, NULL);
+	w.vms[web_target][w.n_vms[web_target]++] = mkvm("web", 'a');
+	publish_inv(&w, web_target);
+	w.now += 100 * MS;
+	step(&w);
+	assert_int_equal(w.out.n_starts, 1);
+	assert_string_equal(w.out.starts[0].name, "db");
+	assert_int_not_equal(w.out.starts[0].target, first_target);
+	world_down(&w);
+}
+
+/* Fence agent: run once per failure; success -> FENCED (agent) at once, no
+ * wait; two failures -> the self-fence fallback (allowed by default); with
+ * the fallback off, nothing is ever restarted. */
+static void test_agent(void **state)
+{
+	const uint32_t two[] = {1, 2};
+	struct world w;
+
+	cfg->fencing.mode = CFG_FENCE_AGENT;
+	snprintf(cfg->fencing.agent, sizeof(cfg->fencing.agent), "/bin/true");
+	world_up(&w);
+	members(&w, two, 2, two, 2);
+	step(&w);
+	assert_int_equal(w.out.n_run_agent, 1);
+	assert_int_equal(w.out.run_agent[0], 3);
+	step(&w);
+	assert_int_equal(w.out.n_run_agent, 0); /* running */
+	evac_agent_done(w.p, 3, true, "ok", w.now);
+	step(&w);
+	assert_int_equal(w.out.n_fences, 1);
+	assert_int_equal(w.out.fences[0].how, CLM_FENCED_AGENT);
+	apply_out(&w);
+	step(&w);
+	assert_int_equal(w.out.n_starts, 2);
+	world_down(&w);
+
+	world_up(&w);
+	members(&w, two, 2, two, 2);
+	step(&w);
+	assert_int_equal(w.out.n_run_agent, 1);
+	evac_agent_done(w.p, 3, false, "exit status 1: Unable to connect", w.now);
+	step(&w);
+	assert_int_equal(w.out.n_run_agent, 0); /* retry after a pause */
+	assert_non_null(strstr(status_of(&w, 3), "Unable to connect"));
+	w.now += EVAC_AGENT_RETRY_USEC;
+	step(&w);
+	assert_int_equal(w.out.n_run_agent, 1);
+	evac_agent_done(w.p, 3, false, "timed out after 60 s", w.now);
+	w.now += EVAC_AGENT_RETRY_USEC;
+	step(&w);
+	assert_int_equal(w.out.n_run_agent, 0); /* gave up: the fallback wait */
+	assert_non_null(strstr(status_of(&w, 3), "self-fence wait"));
+	assert_non_null(strstr(status_of(&w, 3), "timed out"));
+	w.now += 10 * S;
+	step(&w);
+	assert_int_equal(w.out.n_fences, 1);
+	assert_int_equal(w.out.fences[0].how, CLM_FENCED_SELF_WAIT);
+	world_down(&w);
+
+	cfg->fencing.allow_self_fence_fallback = false;
+	world_up(&w);
+	members(&w, two, 2, two, 2);
+	for (int i = 0; i < EVAC_AGENT_ATTEMPTS; i++) {
+		step(&w);
+		assert_int_equal(w.out.n_run_agent, 1);
+		evac_agent_done(w.p, 3, false, "exit status 1", w.now);
+		w.now += EVAC_AGENT_RETRY_USEC;
+	}
+	w.now += 600 * S;
+	step(&w);
+	assert_int_equal(w.out.n_run_agent + w.out.n_fences + w.out.n_starts, 0);
+	assert_non_null(strstr(status_of(&w, 3), "allow_self_fence_fallback is off"));
+	world_down(&w);
+	cfg->fencing.allow_self_fence_fallback = true;
+	cfg->fencing.mode = CFG_FENCE_SELF;
+	cfg->fencing.agent[0] = '\0';
+}
+
+/* clusterd died on n3 but its corosync runs: n3 stays quorate, never
+ * self-fences, so waiting proves nothing: only an admin (or agent) fences. */
+static void test_corosync_alive_never_self_fenced(void **state)
+{
+	const uint32_t two[] = {1, 2}, all[] = {1, 2, 3};
+	struct world w;
+
+	world_up(&w);
+	members(&w, two, 2, all, 3);
+	w.now += 600 * S;
+	step(&w);
+	assert_int_equal(w.out.n_fences + w.out.n_starts, 0);
+	assert_non_null(strstr(status_of(&w, 3), "does not self-fence"));
+	{
+		struct clm_fence_msg m = {.sender = 2,
+					  .node = 3,
+					  .state = CLM_FENCE_FENCED,
+					  .how = CLM_FENCED_ADMIN,
+					  .version = 1};
+		uint8_t buf[CLM_FENCE_LEN];
+
+		deliver(&w, 2, buf, clm_encode_fence(&m, buf, sizeof(buf)));
+	}
+	step(&w);
+	assert_int_equal(w.out.n_starts, 2);
+	world_down(&w);
+}
+
+/* No quorum, an unknown VM list, fencing.mode none: nothing restarted. A
+ * FENCED record for a node that is back is stale; a rejoin clears it. */
+static void test_nothing_without_certainty(void **state)
+{
+	const uint32_t two[] = {1, 2}, one[] = {1}, all[] = {1, 2, 3};
+	struct world w;
+
+	world_up(&w);
+	members(&w, one, 1, one, 1); /* two of three gone: not quorate */
+	w.now += 600 * S;
+	step(&w);
+	assert_int_equal(w.out.n_fences + w.out.n_starts + w.out.n_run_agent, 0);
+	world_down(&w);
+
+	world_up(&w);
+	members(&w, two, 2, two, 2);
+	cl_cluster_local_inventory(w.c, NULL, 0, false, 0, 0, w.now); /* our libvirt is gone */
+	w.now += 600 * S;
+	step(&w);
+	apply_out(&w); /* n3 gets fenced anyway */
+	step(&w);
+	assert_int_equal(w.out.n_starts, 0);
+	assert_non_null(strstr(status_of(&w, 0), "VM lists of every member"));
+	/* n3 comes back: no longer fenced; nothing restarted (its VMs are listed) */
+	members(&w, all, 3, all, 3);
+	assert_int_equal(cl_cluster_fence(w.c, 3).state, CLM_FENCE_NONE);
+	{
+		struct clm_fence_msg m = {.sender = 2,
+					  .node = 3,
+					  .state = CLM_FENCE_FENCED,
+					  .how = CLM_FENCED_ADMIN,
+					  .version = 99};
+		uint8_t buf[CLM_FENCE_LEN];
+
+		deliver(&w, 2, buf, clm_encode_fence(&m, buf, sizeof(buf)));
+		assert_int_equal(cl_cluster_fence(w.c, 3).state, CLM_FENCE_NONE); /* a member: stale */
+	}
+	world_down(&w);
+
+	cfg->fencing.mode = CFG_FENCE_NONE;
+	world_up(&w);
+	members(&w, two, 2, two, 2);
+	w.now += 600 * S;
+	step(&w);
+	assert_int_equal(w.out.n_fences + w.out.n_starts, 0);
+	assert_non_null(strstr(status_of(&w, 3), "fencing.mode is none"));
+	world_down(&w);
+	cfg->fencing.mode = CFG_FENCE_SELF;
+}
+
+/* A node that fails quarantine_failures (2) times within the window is
+ * quarantined when it is back, and released after quarantine_s. */
+static void test_quarantine(void **state)
+{
+	const uint32_t two[] = {1, 3}, all[] = {1, 2, 3};
+	struct world w;
+
+	world_up(&w);
+	for (int i = 0; i < 2; i++) {
+		step(&w);
+		members(&w, two, 2, two, 2);
+		w.now += S;
+		step(&w);
+		assert_int_equal(w.out.n_admin, 0);
+		members(&w, all, 3, all, 3);
+		publish_inv(&w, 2);
+		w.now += S;
+	}
+	step(&w);
+	assert_int_equal(w.out.n_admin, 1);
+	assert_int_equal(w.out.admin[0].node, 2);
+	assert_int_equal(w.out.admin[0].state, CLM_ADMIN_QUARANTINED);
+	apply_out(&w);
+	assert_false(cl_cluster_accepts_vms(w.c, 2));
+	w.now += 59 * S;
+	step(&w);
+	assert_int_equal(w.out.n_admin, 0);
+	w.now += 1 * S;
+	step(&w);
+	assert_int_equal(w.out.n_admin, 1);
+	assert_int_equal(w.out.admin[0].state, CLM_ADMIN_NONE);
+	apply_out(&w);
+	assert_true(cl_cluster_accepts_vms(w.c, 2));
+	world_down(&w);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_selffence),
+		cmocka_unit_test(test_self_fence_wait_then_restart),
+		cmocka_unit_test(test_agent),
+		cmocka_unit_test(test_corosync_alive_never_self_fenced),
+		cmocka_unit_test(test_nothing_without_certainty),
+		cmocka_unit_test(test_quarantine),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
