@@ -553,6 +553,17 @@ static void test_abort_and_register(void **state)
 	assert_int_equal(log.ev[1].mig_id, 100); /* the drain that ended */
 	step(&w);
 	assert_int_equal(w.out.n_orders + w.out.n_admin, 0); /* not draining: no plan */
+	/* a request of the drain delivered after its abort (the coordinator
+	 * planned before it saw the abort): dropped on every node alike */
+	{
+		struct clm_migrate m = {.sender = 1, .id = 78, .source = 1, .target = 2, .drain = 100};
+		uint8_t buf[CLM_MIGRATE_LEN];
+
+		memcpy(m.uuid, w.vms[1][1].uuid, sizeof(m.uuid));
+		snprintf(m.name, sizeof(m.name), "mid");
+		deliver(&w, 1, buf, clm_encode_migrate(&m, buf, sizeof(buf)));
+		assert_null(cl_cluster_migration(w.c, 78));
+	}
 
 	/* older and stale ones are ignored */
 	admin(&w, 1, CLM_ADMIN_DRAINING, 0, 150, 0, 150);
