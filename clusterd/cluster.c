@@ -478,6 +478,12 @@ static int receive_migrate(struct cl_cluster *c, uint32_t from, const void *buf,
 		return reject(c, from, "migration between nodes not in our config", -EBADMSG, now);
 	if (cl_cluster_migration(c, m.id))
 		return reject(c, from, "migration request seen before (ignored)", -ESTALE, now);
+	/* a drain's request that comes after that drain ended (aborted or
+	 * restarted, in CPG order) is void: every node drops it alike, so no
+	 * source starts a migration of a drain that is over */
+	if (m.drain && (c->admin[cfg_node_by_id(c->cfg, m.source)].state != CLM_ADMIN_DRAINING ||
+			c->admin[cfg_node_by_id(c->cfg, m.source)].drain != m.drain))
+		return reject(c, from, "migration request of a drain that has ended (ignored)", -ESTALE, now);
 	if (c->n_migs == CL_MAX_MIGRATIONS) {
 		size_t k;
 		for (k = 0; k < c->n_migs; k++)

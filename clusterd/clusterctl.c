@@ -1019,13 +1019,20 @@ static struct json_object *find_named(struct json_object *arr, const char *key, 
 	return NULL;
 }
 
+/* How long a drain the daemon accepted may take to show in its status (CPG
+ * delivers it in well under this; longer, it was aborted meanwhile). */
+#define APPLY_WAIT_MS 5000
+
 /* Follow a drain of `node` (polling "status" twice a second), printing each
  * of its migrations as it changes. 0 when the node is DRAINED; 1 when the
  * drain was aborted, is blocked (nothing more can move: the reason is
  * printed), or timeout_s passed (the drain goes on); 3 daemon lost. */
-static int wait_drain(const char *path, const char *node, long timeout_s)
+static int wait_drain(const char *path, const char *node, const char *drain, long timeout_s)
 {
-	int64_t deadline = mono_ms() + timeout_s * 1000;
+	int64_t start = mono_ms(), deadline = start + timeout_s * 1000;
+	/* the daemon replied before CPG delivered the drain back to it: until
+	 * its status names this drain, what it shows may be the state before */
+	bool applied = !drain[0];
 	char seen[64][160];
 	size_t n_seen = 0;
 
@@ -1056,6 +1063,9 @@ static int wait_drain(const char *path, const char *node, long timeout_s)
 
 			if (strcmp(str(m, "source"), node) != 0)
 				continue;
+			/* this drain's moves, not those of a drain that was aborted before */
+			if (drain[0] && strcmp(raw(m, "drain"), drain) != 0)
+				continue;
 			active += strcmp(st, "succeeded") != 0 && strcmp(st, "failed") != 0;
 			snprintf(now_s, sizeof(now_s), "%.20s %.64s -> %.32s: %.12s%s%s%s%s%s%s%s",
 				 str(m, "id"), str(m, "vm"), str(m, "target"), st,
@@ -1077,6 +1087,12 @@ static int wait_drain(const char *path, const char *node, long timeout_s)
 			fflush(stdout);
 		}
 		admin = str(n, "admin");
+		if (!applied && strcmp(raw(n, "drain"), drain) != 0 && mono_ms() < start + APPLY_WAIT_MS) {
+			json_object_put(r);
+			poll(NULL, 0, 100);
+			continue;
+		}
+		applied = true;
 		if (strcmp(admin, "drained") == 0) {
 			printf("node %s: drained\n", node);
 			json_object_put(r);
@@ -1323,12 +1339,20 @@ int main(int argc, char **argv)
 	ret = transact(path, request, &line);
 	if (ret == EXIT_OK)
 		ret = print_reply(cmd, line, json);
-	if (ret == EXIT_OK && strcmp(cmd, "ha") == 0 && strcmp(argv[optind + 1], "add") == 0)
+	if (ret == EXIT_OK && strcmp(cmd, "ha") == 0 && strcmp(argv[optind + 1], "add") == 0) {
 		ret = wait_ha(path, argv[optind + 2]);
-	else if (ret == EXIT_OK && wait && strcmp(cmd, "drain") == 0)
-		ret = wait_drain(path, argv[optind + 1], timeout_s);
-	else if (ret == EXIT_OK && wait)
+	} else if (ret == EXIT_OK && wait && strcmp(cmd, "drain") == 0) {
+		struct json_object *r = json_tokener_parse(line), *d = NULL;
+		char drain[32];
+
+		/* the reply names the drain (none when the node is drained already) */
+		snprintf(drain, sizeof(drain), "%s",
+			 r && json_object_object_get_ex(r, "data", &d) ? raw(d, "drain") : "");
+		json_object_put(r);
+		ret = wait_drain(path, argv[optind + 1], drain, timeout_s);
+	} else if (ret == EXIT_OK && wait) {
 		ret = wait_migration(path, line, timeout_s);
+	}
 	free(line);
 	if (fflush(stdout) != 0 || ferror(stdout)) {
 		fprintf(stderr, "clusterctl: write error: %s\n", strerror(errno));

@@ -471,6 +471,17 @@ static void step_node(struct drain_planner *p, const struct cl_cluster *c, uint3
 		}
 	}
 	free(cand);
+	/* a VM leaves its source's inventory at the switch-over, before the
+	 * source reports its migration done: not drained while one still goes */
+	for (size_t m = 0; m < n_migs; m++) {
+		const struct clm_vm *vm;
+
+		if (migs[m].source != src || !active(&migs[m]))
+			continue;
+		vm = find_vm(c, src, migs[m].uuid);
+		if (!vm || !movable(vm))
+			moving++;
+	}
 	if (moving == 0 && placed == 0 && stuck == 0)
 		publish(p, c, out, src, CLM_ADMIN_DRAINED, false, "", now);
 	else

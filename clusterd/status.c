@@ -81,6 +81,12 @@ static struct json_object *node_object(const struct cl_status_src *s, size_t i)
 		json_object_object_add(o, "admin", json_object_new_string(cl_admin_name(a.state)));
 		if (a.state == CLM_ADMIN_DRAINING)
 			json_object_object_add(o, "drain_blocked", json_object_new_boolean(a.blocked));
+		if (a.drain) { /* the drain's id, as in its migrations and the drain reply */
+			char id[24];
+
+			snprintf(id, sizeof(id), "%llx", (unsigned long long)a.drain);
+			json_object_object_add(o, "drain", json_object_new_string(id));
+		}
 		if (a.reason[0])
 			json_object_object_add(o, "admin_reason", json_object_new_string(a.reason));
 	}
