@@ -29,8 +29,9 @@
 
 enum { EXIT_OK = 0, EXIT_FAILED = 1, EXIT_USAGE = 2, EXIT_UNREACHABLE = 3, EXIT_NOTQUORATE = 4 };
 
-static const char *const commands[] = {"status",  "nodes", "quorum",  "links", "vms", "migrations",
-				       "migrate", "drain", "undrain", "ha",    NULL};
+static const char *const commands[] = {"status",     "nodes",      "quorum",     "links",   "vms",
+				       "migrations", "migrate",    "drain",      "undrain", "ha",
+				       "fence",      "quarantine", "evacuation", NULL};
 
 static void usage(FILE *f)
 {

@@ -926,9 +926,14 @@ static usec_t evac_prepare(struct ev_loop *loop, usec_t now, void *userdata)
 
 		if (x < 0 || strcmp(d->evac_said[x], st[i].text) == 0)
 			continue;
-		snprintf(d->evac_said[x], sizeof(d->evac_said[x]), "%s", st[i].text);
-		if (strncmp(st[i].text, "self-fence wait: ", 17) == 0 && i > 0)
-			continue; /* counts down: logged once */
+		{
+			bool countdown = strncmp(st[i].text, "self-fence wait: ", 17) == 0 &&
+					 strncmp(d->evac_said[x], "self-fence wait: ", 17) == 0;
+
+			snprintf(d->evac_said[x], sizeof(d->evac_said[x]), "%s", st[i].text);
+			if (countdown)
+				continue; /* counts down: logged when it starts */
+		}
 		log_info("evacuation: %s%s%s", st[i].node ? node_name(d, st[i].node) : "",
 			 st[i].node ? ": " : "", st[i].text);
 	}
