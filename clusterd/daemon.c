@@ -957,12 +957,22 @@ static void sf_done(void *ud, bool ok, const char *msg, usec_t now)
 	d->sf_exec = NULL;
 }
 
+static void sf_progress(void *ud, const char *line, usec_t now)
+{
+	struct cl_daemon *d = ud;
+
+	if (strncmp(line, "killed ", 7) == 0)
+		log_warn("self-fence: %s's QEMU killed, %llu ms after quorum was lost", line + 7,
+			 (unsigned long long)((now - d->sf.lost_at) / USEC_PER_MSEC));
+}
+
 static void self_fence(struct cl_daemon *d, usec_t now)
 {
 	const struct clm_vm *vms;
 	size_t n, k = 0;
 	bool up, known;
 	char helper[4200], *argv[4 + CLM_MAX_INV_ENTRIES], names[512] = "";
+	static char ids[4 + CLM_MAX_INV_ENTRIES][CLM_VM_UUID_LEN + CLM_VM_NAME_MAX + 1];
 	int r;
 
 	if (cl_cluster_inventory(d->cluster, d->local_id, &vms, &n, &up, &known) < 0)
@@ -975,7 +985,9 @@ static void self_fence(struct cl_daemon *d, usec_t now)
 		if ((vms[i].state == CLM_VM_RUNNING || vms[i].state == CLM_VM_PAUSED) &&
 		    ha_registry_find(cl_cluster_ha(d->cluster), vms[i].uuid)) {
 			size_t off = strlen(names);
-			argv[k++] = (char *)vms[i].uuid;
+			snprintf(ids[k], sizeof(ids[k]), "%s/%s", vms[i].uuid, vms[i].name);
+			argv[k] = ids[k];
+			k++;
 			snprintf(names + off, sizeof(names) - off, " %s", vms[i].name);
 		}
 	argv[k] = NULL;
@@ -992,7 +1004,9 @@ static void self_fence(struct cl_daemon *d, usec_t now)
 	if (r < 0) {
 		d->sf_exec = NULL;
 		log_err("self-fence: cannot run %s: %s", helper, strerror(-r));
+		return;
 	}
+	mig_exec_set_progress(d->sf_exec, sf_progress);
 }
 
 static usec_t sf_prepare(struct ev_loop *loop, usec_t now, void *userdata)

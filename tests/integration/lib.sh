@@ -102,3 +102,25 @@ it_require_libvirt() {
 	[ "${v:-0}" -ge 9 ] ||
 		sb_skip "QEMU >= 9 from bookworm-backports is not installed (have: ${v:-none}); run tests/deps.sh"
 }
+
+# it_qemu_census: every QEMU process in a node's network namespace must be a
+# domain that node's libvirt lists as running: a QEMU libvirt does not know
+# would be a VM the cluster cannot see (a split brain no domain list shows).
+# Prints "node: guest pid" lines; fails the test on a stray QEMU.
+it_qemu_census() {
+	local n i p name listed bad=0
+	for n in $(sb_nodes); do
+		i=${n#n}
+		listed=" $(sb virsh "$n" list --name 2>/dev/null | tr '\n' ' ') "
+		for p in $(ip netns pids "$SANDBOX_ID-n$i" 2>/dev/null); do
+			[[ $(cat "/proc/$p/comm" 2>/dev/null) == qemu* ]] || continue
+			name=$(tr '\0' '\n' <"/proc/$p/cmdline" 2>/dev/null | sed -n 's/^guest=\([^,]*\).*/\1/p')
+			echo "  $n: $name pid $p"
+			if [[ $listed != *" $name "* ]]; then
+				echo "  $n: QEMU pid $p ($name) runs but libvirt there lists only:$listed" >&2
+				bad=1
+			fi
+		done
+	done
+	[ $bad = 0 ] || sb_fail "a QEMU runs that its node's libvirt does not list"
+}

@@ -71,6 +71,7 @@ for g in vma vmb; do
 	for n in n1 n2 n3; do sb virsh $n list --name 2>/dev/null | grep -qx $g && c=$((c + 1)); done
 	[ $c = 1 ] || sb_fail "$g runs on $c nodes"
 done
+it_qemu_census
 it_splitbrain_stop 2>/dev/null || true
 echo "n3 killed: its two HA VMs restarted on survivors after the self-fence wait, priority first; the other left alone; n3 back empty"
 sb_down
