@@ -130,24 +130,36 @@ if [ "$need_bpo" = 1 ]; then
 fi
 
 # 4. the guest kernel: vmlinuz of the current bookworm cloud kernel package,
-# extracted (not installed) into $KERNEL_CACHE; "vmlinuz" links to it
-if [ ! -e "$KERNEL_CACHE/vmlinuz" ]; then
+# extracted (not installed) into $KERNEL_CACHE; "vmlinuz" links to it. With it,
+# the modules the guest loads for its lease disk (virtio-blk on PCI: the cloud
+# kernel has them as modules), into $KERNEL_CACHE/modules-<version>/.
+GUEST_MODULES=(virtio virtio_ring virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci virtio_blk)
+kver=$(readlink "$KERNEL_CACHE/vmlinuz" 2>/dev/null) && kver=${kver#vmlinuz-}
+if [ ! -e "$KERNEL_CACHE/vmlinuz" ] || [ ! -f "$KERNEL_CACHE/modules-$kver/virtio_blk.ko" ]; then
 	apt_update
 	# the ABI package the bookworm metapackage points at (candidate from bookworm,
 	# not backports: the backports pin is lower)
 	kpkg=$(apt-cache depends -t bookworm linux-image-cloud-amd64 2>/dev/null |
 		awk '$1 ~ /Depends:/ && $2 ~ /^linux-image-[0-9].*-cloud-amd64$/ { print $2; exit }')
 	[[ $kpkg =~ ^linux-image-[0-9][0-9.a-z+-]*-cloud-amd64$ ]] || die "cannot find bookworm's linux-image-*-cloud-amd64"
-	say "extracting the guest kernel from $kpkg into $KERNEL_CACHE"
+	say "extracting the guest kernel and its virtio modules from $kpkg into $KERNEL_CACHE"
 	tmp=$(mktemp -d)
 	chmod 755 "$tmp" # apt-get download fetches as _apt
 	trap 'rm -rf "$tmp"' EXIT
 	(cd "$tmp" && apt-get download -qq -t bookworm "$kpkg" >/dev/null) || die "apt-get download $kpkg failed"
 	deb=$(ls "$tmp"/*.deb)
-	dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$tmp" --wildcards './boot/vmlinuz-*' ||
-		die "no ./boot/vmlinuz-* in $deb"
+	dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$tmp" --wildcards './boot/vmlinuz-*' \
+		'./lib/modules/*/kernel/drivers/virtio/*.ko' './lib/modules/*/kernel/drivers/block/virtio_blk.ko' ||
+		die "no ./boot/vmlinuz-* or virtio modules in $deb"
 	mkdir -p "$KERNEL_CACHE"
 	k=$(ls "$tmp"/boot/vmlinuz-*)
+	kver=${k##*/vmlinuz-}
+	mkdir -p "$KERNEL_CACHE/modules-$kver"
+	for m in "${GUEST_MODULES[@]}"; do
+		f=$(find "$tmp/lib/modules" -name "$m.ko" | head -n 1)
+		[ -n "$f" ] || die "no $m.ko in $deb"
+		install -m 0644 "$f" "$KERNEL_CACHE/modules-$kver/$m.ko"
+	done
 	install -m 0644 "$k" "$KERNEL_CACHE/${k##*/}"
 	ln -sfn "${k##*/}" "$KERNEL_CACHE/vmlinuz"
 	rm -rf "$tmp"

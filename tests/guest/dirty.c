@@ -3,16 +3,32 @@
  * dirties memory at a set rate, checking every page before rewriting it, and
  * checks a region that is never rewritten, so a migration that loses or
  * corrupts a page shows as errs > 0 or static_bad > 0. Once a second it prints
- *   TICK n t=SECS gen=G dirty_MiBps=R errs=E static_bad=B boot=ID
+ *   TICK n t=SECS gen=G dirty_MiBps=R errs=E static_bad=B boot=ID lease_conflicts=C
  * on the console (ttyS0). ID is random at every boot: a live-migrated guest
  * keeps its ID and its TICK count, a restarted one starts again at TICK 1
  * with a new ID. It must not exit (as PID 1 that panics the kernel).
+ *
+ * The lease (lease=1, as PID 1 only): the sandbox gives every guest a disk
+ * (/dev/vda, virtio-blk) that is the file NAME.lease in a directory shared by
+ * all nodes (through a loop device), the same for every instance of the guest
+ * NAME. Once a second the guest reads its first sector and writes
+ * "LEASE boot=ID seq=N time=T" there (O_DIRECT: no guest cache; QEMU opens the
+ * disk with cache=none too). If
+ * what it reads is the lease of ANOTHER boot id that changed since its
+ * previous look (a second earlier), another instance of this guest is alive
+ * and writing: it prints "LEASE CONFLICT held by boot=OTHER seq=N" and counts
+ * it in lease_conflicts (-1: no lease). A stale lease (an instance that died:
+ * its lease never changes again) is taken over silently ("LEASE found"); a
+ * live-migrated guest keeps its boot id, so its lease stays its own. No clock
+ * is compared between instances (as sanlock's delta leases): only whether
+ * the other's sequence number moved while this one was watching.
  *
  * Parameters (kernel command line, or argv when run as a normal process for a
  * quick check on the host): dirty_mb=N (buffer, MiB, default 64),
  * dirty_rate=R (MiB/s; 0 = as fast as it can; -1 = idle), static_mb=N
  * (checked region, default 16, less if the guest's memory is short),
- * ticks=N (exit after N ticks; not as PID 1).
+ * ticks=N (exit after N ticks; not as PID 1), lease=1 (take the lease on
+ * /dev/vda after loading the virtio modules in /lib/modules; PID 1 only).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -27,14 +43,18 @@
 #include <sys/mount.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
-#define PAGE        4096u
-#define WORDS       (PAGE / sizeof(uint64_t))
-#define CHUNK       32u /* pages between two looks at the clock */
-#define MAX_REPORTS 16u /* ERR lines printed before only counting */
-#define MARGIN_MB   3   /* MiB left free for the kernel (page tables, reserves) */
+#define PAGE          4096u
+#define WORDS         (PAGE / sizeof(uint64_t))
+#define CHUNK         32u /* pages between two looks at the clock */
+#define MAX_REPORTS   16u /* ERR lines printed before only counting */
+#define MARGIN_MB     3   /* MiB left free for the kernel (page tables, reserves) */
+#define LEASE_DEV     "/dev/vda"
+#define LEASE_IO      4096u /* bytes read and written at offset 0 (the record fits one sector) */
+#define LEASE_REPORTS 32u   /* CONFLICT lines printed before only counting */
 
 struct params {
 	long dirty_mb;
@@ -45,6 +65,15 @@ struct params {
 
 static int out_fd = 1;
 static uint64_t boot_id;
+
+struct lease {
+	int fd;             /* -1: no lease */
+	uint64_t seq;       /* of our own writes */
+	uint64_t seen_boot; /* another instance's lease at our previous look (0: none) */
+	uint64_t seen_seq;
+	long conflicts;    /* -1: no lease */
+	unsigned char *io; /* LEASE_IO bytes, aligned for O_DIRECT */
+};
 
 static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void say(const char *fmt, ...)
@@ -172,6 +201,96 @@ static void setup_pid1(char *cmdline, size_t size)
 	}
 }
 
+/* the virtio-blk driver (modules in this kernel), in dependency order */
+static int load_modules(void)
+{
+	static const char *const mods[] = {
+		"virtio",     "virtio_ring", "virtio_pci_modern_dev", "virtio_pci_legacy_dev",
+		"virtio_pci", "virtio_blk"};
+	char path[64];
+
+	for (size_t i = 0; i < sizeof(mods) / sizeof(mods[0]); i++) {
+		int fd, r;
+
+		snprintf(path, sizeof(path), "/lib/modules/%s.ko", mods[i]);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0) {
+			say("LEASE none: no %s in the initramfs (tests/deps.sh, tests/guest/build.sh)\n",
+			    path);
+			return -1;
+		}
+		r = (int)syscall(SYS_finit_module, fd, "", 0);
+		close(fd);
+		if (r < 0 && errno != EEXIST) {
+			say("LEASE none: loading %s: %s\n", mods[i], strerror(errno));
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* read the lease, judge it, write ours; called once a second */
+static void lease_step(struct lease *l)
+{
+	uint64_t b = 0, s = 0;
+	struct timespec ts;
+
+	if (l->fd < 0)
+		return;
+	if (pread(l->fd, l->io, LEASE_IO, 0) == (ssize_t)LEASE_IO) {
+		l->io[LEASE_IO - 1] = '\0';
+		if (sscanf((const char *)l->io, "LEASE boot=%16" SCNx64 " seq=%" SCNu64, &b, &s) != 2)
+			b = 0;
+	}
+	if (b && b != boot_id) {
+		if (b == l->seen_boot && s != l->seen_seq) {
+			/* it wrote since our previous look: it is alive */
+			if ((uint64_t)l->conflicts < LEASE_REPORTS)
+				say("LEASE CONFLICT held by boot=%016" PRIx64 " seq=%" PRIu64
+				    " (was seq=%" PRIu64 " a second ago); this is boot=%016" PRIx64 "\n",
+				    b, s, l->seen_seq, boot_id);
+			l->conflicts++;
+		} else if (b != l->seen_boot) {
+			say("LEASE found boot=%016" PRIx64 " seq=%" PRIu64
+			    ": taking it (a conflict if it moves)\n",
+			    b, s);
+		}
+		l->seen_boot = b;
+		l->seen_seq = s;
+	}
+	clock_gettime(CLOCK_REALTIME, &ts);
+	memset(l->io, 0, LEASE_IO);
+	snprintf((char *)l->io, LEASE_IO, "LEASE boot=%016" PRIx64 " seq=%" PRIu64 " time=%lld.%03ld\n",
+		 boot_id, ++l->seq, (long long)ts.tv_sec, ts.tv_nsec / 1000000);
+	if (pwrite(l->fd, l->io, LEASE_IO, 0) != (ssize_t)LEASE_IO && l->seq < 4)
+		say("LEASE write failed: %s\n", strerror(errno));
+}
+
+static void lease_open(struct lease *l)
+{
+	uint64_t deadline = mono_ns() + 10000000000ull;
+
+	if (load_modules() < 0)
+		return;
+	/* devtmpfs makes the node once the driver has probed the disk */
+	while ((l->fd = open(LEASE_DEV, O_RDWR | O_DIRECT | O_CLOEXEC)) < 0 && mono_ns() < deadline)
+		sleep_ns(20000000u);
+	if (l->fd < 0) {
+		say("LEASE none: cannot open %s: %s\n", LEASE_DEV, strerror(errno));
+		return;
+	}
+	l->io = mmap(NULL, LEASE_IO, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (l->io == MAP_FAILED) {
+		say("LEASE none: no memory\n");
+		close(l->fd);
+		l->fd = -1;
+		return;
+	}
+	l->conflicts = 0;
+	lease_step(l);
+	say("LEASE taken on %s boot=%016" PRIx64 "\n", LEASE_DEV, boot_id);
+}
+
 static void hang(void)
 {
 	for (;;)
@@ -213,6 +332,7 @@ int main(int argc, char **argv)
 	uint64_t npages, nwords, pos = 0, gen = 0, errs = 0, written = 0;
 	uint64_t t0, last, next_tick, budget, now, tick = 0;
 	int pid1 = getpid() == 1;
+	struct lease lease = {.fd = -1, .conflicts = -1};
 	long avail;
 
 	if (pid1) {
@@ -269,6 +389,9 @@ int main(int argc, char **argv)
 		fixed[w] = static_value(w);
 	say("INIT boot=%016" PRIx64 " dirty_mb=%ld dirty_rate=%ld static_mb=%ld pages=%" PRIu64 "\n", boot_id,
 	    pr.dirty_mb, pr.dirty_rate, pr.static_mb, npages);
+	/* never on the host: /dev/vda there is not a lease disk */
+	if (pid1 && param(text, "lease", 0) == 1)
+		lease_open(&lease);
 
 	t0 = last = now = mono_ns();
 	next_tick = t0 + 1000000000u;
@@ -316,10 +439,11 @@ int main(int argc, char **argv)
 			for (uint64_t w = 0; w < nwords; w++)
 				bad += fixed[w] != static_value(w);
 			tick++;
+			lease_step(&lease);
 			say("TICK %" PRIu64 " t=%.1f gen=%" PRIu64 " dirty_MiBps=%.1f errs=%" PRIu64
-			    " static_bad=%" PRIu64 " boot=%016" PRIx64 "\n",
+			    " static_bad=%" PRIu64 " boot=%016" PRIx64 " lease_conflicts=%ld\n",
 			    tick, (double)(now - t0) / 1e9, gen, (double)written * PAGE / (1 << 20) / span,
-			    errs, bad, boot_id);
+			    errs, bad, boot_id, lease.conflicts);
 			written = 0;
 			last = now;
 			/* a long pause (migration downtime, host stall): no catch-up burst */

@@ -270,3 +270,17 @@ sb_guest_lines() {
 	f=$(sb_guest_serial "$1" "$2")
 	if [ -f "$f" ]; then wc -l <"$f"; else echo 0; fi
 }
+
+# sb_guest_lease_conflicts NODE NAME: lease_conflicts= of the guest's last
+# complete TICK line on NODE (-1: the guest has no lease); 1 if no TICK has it.
+# The guest prints "LEASE CONFLICT held by boot=..." on its console each time
+# it finds its lease (<sandbox>/shared/NAME.lease) written by another instance.
+sb_guest_lease_conflicts() {
+	local f
+	f=$(sb_guest_serial "$1" "$2")
+	[ -f "$f" ] || return 1
+	# (a last line QEMU is still writing may end in a cut number: not counted)
+	if [ "$(tail -c 1 "$f" | od -An -c | tr -d ' ')" = '\n' ]; then cat "$f"; else sed '$d' "$f"; fi |
+		awk '{ sub(/\r$/, "") } /^TICK [0-9]+ / { for (k = 3; k <= NF; k++) if ($k ~ /^lease_conflicts=-?[0-9]+$/) c = substr($k, 17) }
+		END { if (c == "") exit 1; print c }'
+}
