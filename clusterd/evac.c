@@ -550,6 +550,15 @@ void evac_step(struct evac_planner *p, const struct cl_cluster *c, usec_t now, s
 			}
 			continue;
 		}
+		if (cl_cluster_node_state(c, id) != CL_NODE_FAILED) {
+			/* UNKNOWN: corosync runs there but its clusterd has not joined
+			 * since we started (starting up): never fenced for that, but
+			 * what it may run is not known either */
+			say(p, id, "not a member yet (%s): waiting for it to join",
+			    cl_node_state_name(cl_cluster_node_state(c, id)));
+			all_fenced = false;
+			continue;
+		}
 		if (!fenced(p, c, x, now, out))
 			all_fenced = false;
 	}

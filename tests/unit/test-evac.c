@@ -453,6 +453,35 @@ static void test_corosync_alive_never_self_fenced(void **state)
 	world_down(&w);
 }
 
+/* A node whose corosync runs but whose clusterd never joined since we
+ * started is starting up: never fenced (not even with an agent), and
+ * nothing is restarted while it may run VMs. */
+static void test_starting_node_not_fenced(void **state)
+{
+	const uint32_t two[] = {1, 2}, all[] = {1, 2, 3};
+	struct world w;
+
+	cfg->fencing.mode = CFG_FENCE_AGENT;
+	snprintf(cfg->fencing.agent, sizeof(cfg->fencing.agent), "/bin/true");
+	memset(&w, 0, sizeof(w));
+	w.now = 100 * S;
+	assert_int_equal(cl_cluster_new(cfg, 1, &w.c), 0);
+	assert_int_equal(evac_planner_new(cfg, &w.p), 0);
+	cl_cluster_connected(w.c, true, w.now);
+	members(&w, two, 2, all, 3); /* n3: corosync up, clusterd not started yet */
+	ha_add(&w, "web", 'a', 1);
+	publish_inv(&w, 1);
+	publish_inv(&w, 2);
+	assert_int_equal(cl_cluster_node_state(w.c, 3), CL_NODE_UNKNOWN);
+	w.now += 600 * S;
+	step(&w);
+	assert_int_equal(w.out.n_run_agent + w.out.n_fences + w.out.n_starts, 0);
+	assert_non_null(strstr(status_of(&w, 3), "not a member yet"));
+	world_down(&w);
+	cfg->fencing.mode = CFG_FENCE_SELF;
+	cfg->fencing.agent[0] = '\0';
+}
+
 /* No quorum, an unknown VM list, fencing.mode none: nothing restarted. A
  * FENCED record for a node that is back is stale; a rejoin clears it. */
 static void test_nothing_without_certainty(void **state)
@@ -547,6 +576,7 @@ int main(void)
 		cmocka_unit_test(test_agent),
 		cmocka_unit_test(test_corosync_alive_never_self_fenced),
 		cmocka_unit_test(test_nothing_without_certainty),
+		cmocka_unit_test(test_starting_node_not_fenced),
 		cmocka_unit_test(test_quarantine),
 	};
 
