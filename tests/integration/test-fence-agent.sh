@@ -13,10 +13,12 @@
 . "$(dirname "$0")/lib.sh"
 it_require_libvirt
 
-FENCE_AGENT=fence_sandbox FENCE_SETTINGS="agent_timeout_s = 20;" sb_up --nodes 3 --libvirt
+# fencing.mode none: this tests the agent itself; clusterd must not fence on its own
+# while the test powers nodes off and on (test-evacuate-agent covers that)
+FENCE_MODE=none FENCE_AGENT=fence_sandbox FENCE_SETTINGS="agent_timeout_s = 20;" sb_up --nodes 3 --libvirt
 conf=$SANDBOX_DIR/n1/clusterd.conf
 agent=$(sed -n 's/^ *agent = "\(.*\)";.*/\1/p' "$conf")
-grep -q 'mode = "agent";' "$conf" || sb_fail "n1's clusterd.conf has no mode \"agent\": $(grep -A3 '^fencing' "$conf")"
+grep -q 'mode = "none";' "$conf" || sb_fail "n1's clusterd.conf has no mode \"none\": $(grep -A3 '^fencing' "$conf")"
 [ "$agent" = "$SANDBOX_DIR/fence/fence_sandbox" ] || sb_fail "n1's clusterd.conf: agent '$agent'"
 echo "n1's clusterd.conf: fencing mode \"agent\", agent $agent"
 
