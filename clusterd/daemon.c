@@ -62,6 +62,11 @@ struct cl_daemon {
 	char evac_said[CFG_MAX_NODES + 1]
 		      [CLM_REASON_MAX]; /* last status line logged, per node (0: restarts) */
 	struct fence_run *agent_run[CFG_MAX_NODES];
+	struct agent_ctx {
+		struct cl_daemon *d;
+		uint32_t node;
+		usec_t started;
+	} agent_ctx[CFG_MAX_NODES];
 	struct sf_guard sf;
 	struct mig_exec *sf_exec; /* the self-fence's destroy, while it runs */
 	usec_t sf_started;
@@ -767,12 +772,6 @@ static void abort_local(struct cl_daemon *d, uint64_t drain, uint32_t target, co
 
 static void agent_done(void *ud, int result, int status, const char *output, usec_t now);
 
-struct agent_ctx {
-	struct cl_daemon *d;
-	uint32_t node;
-	usec_t started;
-};
-
 /* Run fencing.agent on a node: action=off, plug/port = its name, ip = its
  * management address; the outcome goes back to the planner. */
 static void run_agent(struct cl_daemon *d, uint32_t node, usec_t now)
@@ -796,11 +795,7 @@ static void run_agent(struct cl_daemon *d, uint32_t node, usec_t now)
 	params[n++] = (struct fence_param){"port", d->cfg->nodes[x].name};
 	if (addr[0])
 		params[n++] = (struct fence_param){"ip", addr};
-	ctx = calloc(1, sizeof(*ctx));
-	if (!ctx) {
-		evac_agent_done(d->evac, node, false, "out of memory", now);
-		return;
-	}
+	ctx = &d->agent_ctx[x];
 	*ctx = (struct agent_ctx){.d = d, .node = node, .started = now};
 	r = fence_run_start(d->loop, d->cfg->fencing.agent, params, n, d->cfg->fencing.agent_timeout_s,
 			    agent_done, ctx, &d->agent_run[x]);
@@ -809,7 +804,6 @@ static void run_agent(struct cl_daemon *d, uint32_t node, usec_t now)
 
 		snprintf(why, sizeof(why), "cannot run %.100s: %s", d->cfg->fencing.agent, strerror(-r));
 		log_err("fence: %s: %s", d->cfg->nodes[x].name, why);
-		free(ctx);
 		d->agent_run[x] = NULL;
 		evac_agent_done(d->evac, node, false, why, now);
 		return;
@@ -841,11 +835,12 @@ static void agent_done(void *ud, int result, int status, const char *output, use
 			 (unsigned long long)((now - ctx->started) / USEC_PER_MSEC));
 	else
 		log_err("fence: agent failed for %s: %s", node_name(d, ctx->node), why);
-	if (x >= 0)
-		d->agent_run[x] = NULL; /* the runner frees itself after done */
+	if (x >= 0) {
+		fence_run_free(d->agent_run[x]); /* allowed from its done callback */
+		d->agent_run[x] = NULL;
+	}
 	evac_agent_done(d->evac, ctx->node, result == 0, why, now);
 	d->evac_due = true;
-	free(ctx);
 }
 
 static int send_fence(struct cl_daemon *d, uint32_t node, enum clm_fence_how how, uint64_t version,
@@ -863,6 +858,10 @@ static int send_fence(struct cl_daemon *d, uint32_t node, enum clm_fence_how how
 	len = clm_encode_fence(&m, buf, sizeof(buf));
 	return len < 0 ? len : multicast(d, buf, (size_t)len);
 }
+
+/* Failures are acted on quickly (every step's decision waits for its
+ * multicast to come back anyway); the coalescing only batches a burst. */
+#define EVAC_COALESCE_USEC (10 * USEC_PER_MSEC)
 
 static usec_t evac_prepare(struct ev_loop *loop, usec_t now, void *userdata)
 {
@@ -883,7 +882,7 @@ static usec_t evac_prepare(struct ev_loop *loop, usec_t now, void *userdata)
 	if (now < d->evac_next)
 		return d->evac_next;
 	d->evac_due = false;
-	d->evac_next = now + DRAIN_COALESCE_USEC;
+	d->evac_next = now + EVAC_COALESCE_USEC;
 	evac_step(d->evac, d->cluster, now, out);
 	for (size_t i = 0; i < out->n_run_agent; i++)
 		run_agent(d, out->run_agent[i], now);
