@@ -926,8 +926,11 @@ static usec_t evac_prepare(struct ev_loop *loop, usec_t now, void *userdata)
 		if (x < 0 || strcmp(d->evac_said[x], st[i].text) == 0)
 			continue;
 		{
-			bool countdown = strncmp(st[i].text, "self-fence wait: ", 17) == 0 &&
-					 strncmp(d->evac_said[x], "self-fence wait: ", 17) == 0;
+			/* "…: 3896 ms left", "…: if it lasts 2 s more": the same text up to
+			 * its first digit is a countdown, logged when it starts */
+			size_t k = strcspn(st[i].text, "0123456789");
+			bool countdown = st[i].text[k] && strncmp(st[i].text, d->evac_said[x], k) == 0 &&
+					 d->evac_said[x][k] >= '0' && d->evac_said[x][k] <= '9';
 
 			snprintf(d->evac_said[x], sizeof(d->evac_said[x]), "%s", st[i].text);
 			if (countdown)

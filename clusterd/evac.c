@@ -232,7 +232,8 @@ static bool fenced(struct evac_planner *p, const struct cl_cluster *c, size_t x,
 	}
 	if (agent && !cfg->fencing.allow_self_fence_fallback) {
 		say(p, id,
-		    "not fenced, nothing it ran is restarted: allow_self_fence_fallback is off and the fence agent "
+		    "not fenced, nothing it ran is restarted: allow_self_fence_fallback is off and the fence "
+		    "agent "
 		    "failed %d times (%.70s)",
 		    EVAC_AGENT_ATTEMPTS, m->agent_why);
 		return false;
