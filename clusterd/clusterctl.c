@@ -553,10 +553,11 @@ static void mig_row(struct table *t, struct json_object *m)
 		snprintf(prog, sizeof(prog), "-");
 	else if (strcmp(str(m, "state"), "running") == 0)
 		snprintf(prog, sizeof(prog), "%s%%, %s MiB left, dirty %s MiB/s, pass %s, eta %s s",
-			 num(m, "percent"), num(m, "remaining_mib"), num(m, "dirty_mib_s"), num(m, "iteration"),
-			 is_null(m, "eta_s") ? "?" : num(m, "eta_s"));
+			 num(m, "percent"), num(m, "remaining_mib"), num(m, "dirty_mib_s"),
+			 num(m, "iteration"), is_null(m, "eta_s") ? "?" : num(m, "eta_s"));
 	else
-		snprintf(prog, sizeof(prog), "%s%% (%s MiB sent)", num(m, "percent"), num(m, "processed_mib"));
+		snprintf(prog, sizeof(prog), "%s%% (%s MiB sent)", num(m, "percent"),
+			 num(m, "processed_mib"));
 	snprintf(state, sizeof(state), "%s%s", str(m, "state"),
 		 strcmp(str(m, "kind"), "restart") == 0 ? " (restart)" : "");
 	table_add(t, str(m, "id"), str(m, "vm"), str(m, "source"), str(m, "target"), state, prog,

@@ -145,6 +145,21 @@ static void test_tie_breaks(void **state)
 	assert_int_equal(p[0].target, 3);
 }
 
+/* Free memory within 1/16 is noise (hosts of one size, sampled at other
+ * moments): the node with fewer VMs wins; a clear difference still rules. */
+static void test_memory_noise_spreads_by_count(void **state)
+{
+	struct mig_vm vms[] = {vm("t", 100, 1, 0)};
+	struct mig_node close[] = {node(2, 1030, 8, 2), node(3, 1000, 8, 0)};
+	struct mig_node clear[] = {node(2, 2000, 8, 2), node(3, 1000, 8, 0)};
+	struct mig_placement p[1];
+
+	assert_int_equal(mig_plan(vms, 1, close, 2, 1, NULL, 0, p), 1);
+	assert_int_equal(p[0].target, 3);
+	assert_int_equal(mig_plan(vms, 1, clear, 2, 1, NULL, 0, p), 1);
+	assert_int_equal(p[0].target, 2);
+}
+
 static void test_schedule_limits(void **state)
 {
 	const struct mig_flow waiting[] = {{1, 2}, {1, 3}, {1, 2}, {1, 4}, {5, 2}};
@@ -182,6 +197,7 @@ int main(void)
 		cmocka_unit_test(test_priority_order),
 		cmocka_unit_test(test_unplaced_reasons_and_exclude),
 		cmocka_unit_test(test_tie_breaks),
+		cmocka_unit_test(test_memory_noise_spreads_by_count),
 		cmocka_unit_test(test_schedule_limits),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
