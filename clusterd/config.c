@@ -1139,6 +1139,7 @@ static void parse_fencing(struct loader *ld, const config_setting_t *root)
 					   "quarantine_failures",
 					   "quarantine_window_s",
 					   "quarantine_s",
+					   "watchdog",
 					   NULL};
 	struct cfg_fencing *f = &ld->cfg->fencing;
 	const config_setting_t *g, *at;
@@ -1155,6 +1156,8 @@ static void parse_fencing(struct loader *ld, const config_setting_t *root)
 	r_agent = get_string(ld, g, p, "agent", abs_path_valid, "an absolute path of a fence-agents program",
 			     f->agent, sizeof(f->agent));
 	get_u32(ld, g, p, "agent_timeout_s", 1, CFG_FENCE_AGENT_TIMEOUT_MAX_S, &f->agent_timeout_s);
+	get_string(ld, g, p, "watchdog", abs_path_valid, "an absolute path of a watchdog device", f->watchdog,
+		   sizeof(f->watchdog));
 	r_self = get_u32(ld, g, p, "self_fence_ms", CFG_SELF_FENCE_MIN_MS, CFG_SELF_FENCE_MAX_MS,
 			 &f->self_fence_ms);
 	r_grace =

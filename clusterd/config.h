@@ -107,6 +107,7 @@ struct cfg_migration {
 struct cfg_fencing {
 	enum cfg_fence_mode mode;       /* "self" (default) | "agent" | "none" */
 	char agent[256];                /* path of a fence-agents program, "" none */
+	char watchdog[256];             /* watchdog device (e.g. /dev/watchdog), "" none (default) */
 	uint32_t agent_timeout_s;       /* 1..600, default 60 */
 	uint32_t self_fence_ms;         /* 1000..600000, default 10000 */
 	uint32_t isolation_grace_ms;    /* 0..self_fence_ms-1, default 5000 */

@@ -12,6 +12,8 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <fcntl.h>
+#include <linux/watchdog.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -70,6 +72,9 @@ struct cl_daemon {
 	struct sf_guard sf;
 	struct mig_exec *sf_exec; /* the self-fence's destroy, while it runs */
 	usec_t sf_started;
+	bool sf_destroyed; /* the last self-fence's destroy succeeded (or had nothing to do) */
+	int wd_fd;         /* fencing.watchdog, -1 none */
+	usec_t wd_fed;
 	bool drain_due;    /* something changed: run the planner soon */
 	usec_t drain_next; /* when it may run next */
 	struct drain_out *drain_out;
@@ -950,11 +955,13 @@ static void sf_done(void *ud, bool ok, const char *msg, usec_t now)
 {
 	struct cl_daemon *d = ud;
 
+	d->sf_destroyed = ok;
 	if (ok)
 		log_warn("self-fence: HA VMs destroyed, %llu ms after quorum was lost",
 			 (unsigned long long)((now - d->sf.lost_at) / USEC_PER_MSEC));
 	else
-		log_err("self-fence: destroying HA VMs failed: %s", msg);
+		log_err("self-fence: destroying HA VMs failed: %s%s", msg,
+			d->wd_fd >= 0 ? " (the watchdog is no longer fed: it resets this machine)" : "");
 	mig_exec_free(d->sf_exec);
 	d->sf_exec = NULL;
 }
@@ -993,7 +1000,9 @@ static void self_fence(struct cl_daemon *d, usec_t now)
 			snprintf(names + off, sizeof(names) - off, " %s", vms[i].name);
 		}
 	argv[k] = NULL;
+	d->sf_destroyed = false;
 	if (k == 3) {
+		d->sf_destroyed = true;
 		log_warn("self-fence: quorum lost %llu ms ago; no HA VM runs here",
 			 (unsigned long long)((now - d->sf.lost_at) / USEC_PER_MSEC));
 		return;
@@ -1011,14 +1020,54 @@ static void self_fence(struct cl_daemon *d, usec_t now)
 	mig_exec_set_progress(d->sf_exec, sf_progress);
 }
 
+/* Feed the hardware watchdog once a second while self-fencing allows. */
+#define WD_FEED_USEC USEC_PER_SEC
+
 static usec_t sf_prepare(struct ev_loop *loop, usec_t now, void *userdata)
 {
 	struct cl_daemon *d = userdata;
+	usec_t next;
 
 	sf_quorum(&d->sf, cl_cluster_is_quorate(d->cluster), now);
 	if (sf_tick(&d->sf, now) == SF_FENCE)
 		self_fence(d, now);
-	return sf_next_deadline(&d->sf);
+	next = sf_next_deadline(&d->sf);
+	if (d->wd_fd >= 0) {
+		if (now >= d->wd_fed + WD_FEED_USEC && sf_feed_watchdog(&d->sf, d->sf_destroyed, now)) {
+			if (write(d->wd_fd, "k", 1) < 0)
+				log_err("watchdog: cannot feed %s: %s", d->cfg->fencing.watchdog,
+					strerror(errno));
+			d->wd_fed = now;
+		}
+		if (d->wd_fed + WD_FEED_USEC < next)
+			next = d->wd_fed + WD_FEED_USEC;
+	}
+	return next;
+}
+
+/* fencing.watchdog: the hardware guarantee behind self-fencing. Its timeout
+ * is set to self_fence_ms (rounded up to seconds): a clusterd that hangs,
+ * or a self-fence that fails, resets the machine before the quorate side
+ * restarts anything. Closed with the magic 'V' on a clean exit. */
+static int setup_watchdog(struct cl_daemon *d)
+{
+	int timeout = (int)((d->cfg->fencing.self_fence_ms + 999) / 1000);
+
+	d->wd_fd = -1;
+	if (!d->cfg->fencing.watchdog[0] || d->cfg->fencing.mode == CFG_FENCE_NONE)
+		return 0;
+	d->wd_fd = open(d->cfg->fencing.watchdog, O_WRONLY | O_CLOEXEC);
+	if (d->wd_fd < 0) {
+		log_err("watchdog: cannot open %s: %s", d->cfg->fencing.watchdog, strerror(errno));
+		return -errno;
+	}
+	if (ioctl(d->wd_fd, WDIOC_SETTIMEOUT, &timeout) < 0)
+		log_warn("watchdog: %s: cannot set its timeout to %d s (%s): it keeps its own",
+			 d->cfg->fencing.watchdog, timeout, strerror(errno));
+	log_info("watchdog: %s armed, timeout %d s: a hung clusterd or a failed self-fence resets this "
+		 "machine",
+		 d->cfg->fencing.watchdog, timeout);
+	return 0;
 }
 
 /* ---- corosync ---- */
@@ -2102,6 +2151,7 @@ int cl_daemon_new(struct cfg *cfg, struct ev_loop *loop, struct cl_daemon **ret_
 	d = calloc(1, sizeof(*d));
 	if (!d)
 		return -ENOMEM;
+	d->wd_fd = -1;
 	d->cfg = cfg;
 	d->loop = loop;
 	r = cl_daemon_find_local_node(cfg, &d->local_id);
@@ -2157,24 +2207,28 @@ int cl_daemon_new(struct cfg *cfg, struct ev_loop *loop, struct cl_daemon **ret_
 		goto fail;
 	sf_init(&d->sf, d->cfg->fencing.mode != CFG_FENCE_NONE, d->cfg->fencing.isolation_grace_ms,
 		d->cfg->fencing.self_fence_ms, ev_loop_now(d->loop));
+	d->sf_destroyed = true;
+	r = setup_watchdog(d);
+	if (r < 0)
+		goto fail;
 	r = ev_prepare_add(d->loop, sf_prepare, d);
 	if (r < 0)
 		goto fail;
 	if (d->cfg->fencing.mode == CFG_FENCE_NONE)
 		log_warn("fencing: mode none: no self-fencing, and failed nodes' HA VMs are restarted only "
-			 "after "
-			 "'clusterctl fence NODE --confirm'");
+			 "after 'clusterctl fence NODE --confirm'");
 	else
 		log_info("fencing: %s%s%s; self-fence: HA VMs destroyed %u ms after quorum is lost (grace), "
-			 "survivors wait %u ms + margin; guarantee: software only (clusterd and libvirt must "
-			 "be "
-			 "alive to self-fence; no watchdog device is used)",
+			 "survivors wait %u ms + margin; guarantee: %s",
 			 d->cfg->fencing.mode == CFG_FENCE_AGENT ? "agent " : "self",
 			 d->cfg->fencing.mode == CFG_FENCE_AGENT ? d->cfg->fencing.agent : "",
 			 d->cfg->fencing.mode == CFG_FENCE_AGENT && d->cfg->fencing.allow_self_fence_fallback
 				 ? ", self-fence wait if it fails"
 				 : "",
-			 d->cfg->fencing.isolation_grace_ms, d->cfg->fencing.self_fence_ms);
+			 d->cfg->fencing.isolation_grace_ms, d->cfg->fencing.self_fence_ms,
+			 d->wd_fd >= 0 ? "hardware watchdog (fencing.watchdog)"
+				       : "software only (clusterd must be alive to self-fence; no "
+					 "fencing.watchdog)");
 	r = setup_state(d);
 	if (r < 0)
 		goto fail;
@@ -2213,6 +2267,12 @@ void cl_daemon_free(struct cl_daemon *d)
 	for (size_t i = 0; i < CFG_MAX_NODES; i++)
 		fence_run_free(d->agent_run[i]);
 	mig_exec_free(d->sf_exec);
+	if (d->wd_fd >= 0) {
+		/* magic close: a clean stop disarms the watchdog */
+		if (write(d->wd_fd, "V", 1) < 0)
+			log_warn("watchdog: cannot disarm %s: %s", d->cfg->fencing.watchdog, strerror(errno));
+		close(d->wd_fd);
+	}
 	evac_planner_free(d->evac);
 	free(d->evac_out);
 	ctl_server_free(d->ctl);

@@ -46,3 +46,10 @@ usec_t sf_time_left(const struct sf_guard *g, usec_t now)
 		return 0;
 	return g->lost_at + g->limit - now;
 }
+
+bool sf_feed_watchdog(const struct sf_guard *g, bool destroyed, usec_t now)
+{
+	if (!g->enabled || g->quorate || !g->lost_at)
+		return true;
+	return now < g->lost_at + g->grace || (g->fenced && destroyed);
+}

@@ -41,6 +41,13 @@ enum sf_action sf_tick(struct sf_guard *g, usec_t now);
 usec_t sf_next_deadline(const struct sf_guard *g);
 /* May this node start an HA VM (quorate, not in a loss)? */
 bool sf_may_start(const struct sf_guard *g);
+/* The hardware watchdog (fencing.watchdog) is fed while this is true:
+ * quorate, within the isolation grace, or once the self-fence has been
+ * carried out (destroyed true: the HA VMs are gone, nothing to reset for).
+ * A clusterd that hangs, or a self-fence that failed, stops feeding it and
+ * the device resets the machine. */
+bool sf_feed_watchdog(const struct sf_guard *g, bool destroyed, usec_t now);
+
 /* Time left, at now, until the self-fence deadline (lost_at + self_fence_ms);
  * 0 when passed or not in a loss. For the log. */
 usec_t sf_time_left(const struct sf_guard *g, usec_t now);

@@ -107,6 +107,15 @@ static void test_selffence(void **state)
 	sf_quorum(&g, true, 60 * S);
 	sf_quorum(&g, false, 70 * S);
 	assert_int_equal(sf_tick(&g, 71 * S), SF_FENCE);
+	/* the watchdog: fed while quorate, in the grace, and after a self-fence
+	 * that worked; not when it failed (or clusterd hangs: nobody feeds) */
+	sf_quorum(&g, true, 80 * S);
+	assert_true(sf_feed_watchdog(&g, false, 80 * S));
+	sf_quorum(&g, false, 90 * S);
+	assert_true(sf_feed_watchdog(&g, false, 90 * S + 999 * MS));
+	assert_int_equal(sf_tick(&g, 91 * S), SF_FENCE);
+	assert_false(sf_feed_watchdog(&g, false, 91 * S));
+	assert_true(sf_feed_watchdog(&g, true, 91 * S));
 	/* fencing.mode none: never */
 	sf_init(&g, false, 1000, 4000, 0);
 	assert_int_equal(sf_tick(&g, 100 * S), SF_NONE);
