@@ -370,8 +370,11 @@ static void restarts(struct evac_planner *p, const struct cl_cluster *c, usec_t 
 
 			if (strcmp(migs[m].uuid, h->uuid) != 0)
 				continue;
+			/* a move that just ended: its target (a member) will list the VM
+			 * any moment; a target that is gone lists nothing, ever */
 			busy = active(&migs[m]) || (migs[m].state == CLM_MIG_SUCCEEDED &&
-						    now < migs[m].updated + DRAIN_SETTLE_USEC);
+						    now < migs[m].updated + DRAIN_SETTLE_USEC &&
+						    cl_cluster_is_member(c, migs[m].target));
 			if (migs[m].kind == CLM_KIND_START && migs[m].state == CLM_MIG_FAILED) {
 				if (k->n_exclude < CFG_MAX_NODES)
 					k->exclude[k->n_exclude++] = migs[m].target;

@@ -462,6 +462,33 @@ static void test_corosync_alive_never_self_fenced(void **state)
 	world_down(&w);
 }
 
+/* A VM that had just been moved to n3 when n3 died: no settling wait (its
+ * target is gone, it will never list it) — restarted as soon as fenced. */
+static void test_just_moved_to_the_dead_node(void **state)
+{
+	const uint32_t two[] = {1, 2};
+	struct world w;
+	struct clm_migrate mg = {.sender = 1, .id = 500, .source = 1, .target = 3};
+	struct clm_mig_report rep = {.sender = 1, .id = 500, .state = CLM_MIG_RUNNING, .eta_s = -1};
+	uint8_t buf[CLM_MIG_STATE_LEN];
+
+	world_up(&w);
+	memcpy(mg.uuid, uuid_of('a'), 37);
+	snprintf(mg.name, sizeof(mg.name), "web");
+	deliver(&w, 1, buf, clm_encode_migrate(&mg, buf, sizeof(buf)));
+	deliver(&w, 1, buf, clm_encode_mig_report(&rep, buf, sizeof(buf)));
+	rep.state = CLM_MIG_SUCCEEDED;
+	deliver(&w, 1, buf, clm_encode_mig_report(&rep, buf, sizeof(buf)));
+	w.now += 1 * S;
+	members(&w, two, 2, two, 2);
+	w.now += 5 * S; /* fenced well within DRAIN_SETTLE_USEC of the move */
+	step(&w);
+	apply_out(&w);
+	step(&w);
+	assert_int_equal(w.out.n_starts, 2);
+	world_down(&w);
+}
+
 /* A node whose corosync runs but whose clusterd never joined since we
  * started is starting up: never fenced (not even with an agent), and
  * nothing is restarted while it may run VMs. */
@@ -586,6 +613,7 @@ int main(void)
 		cmocka_unit_test(test_corosync_alive_never_self_fenced),
 		cmocka_unit_test(test_nothing_without_certainty),
 		cmocka_unit_test(test_starting_node_not_fenced),
+		cmocka_unit_test(test_just_moved_to_the_dead_node),
 		cmocka_unit_test(test_quarantine),
 	};
 
