@@ -21,6 +21,7 @@
 #include "clusterd/daemon.h"
 #include "clusterd/drain.h"
 #include "clusterd/ha.h"
+#include "clusterd/mig_wire.h"
 #include "clusterd/status.h"
 #include "clusterd/virt_link.h"
 #include "migrate/mig_exec.h"
@@ -54,6 +55,7 @@ struct cl_daemon {
 	bool drain_due;    /* something changed: run the planner soon */
 	usec_t drain_next; /* when it may run next */
 	struct drain_out *drain_out;
+	struct mw *mw; /* the copy engine: listener and engines (transport mcopy) */
 	/* `ha add` fetches the domain XML from the VM's node through a child */
 	struct ha_fetch *fetch[8];
 	struct ha_result {
@@ -275,6 +277,9 @@ struct local_mig {
 	struct mig_exec *exec;
 	struct mig_job job;
 	usec_t last_report;
+	struct mw_out *out; /* transport mcopy: the source's engine, else NULL */
+	bool out_failed;    /* ... which failed: free it (closing QEMU's sockets) from the loop */
+	char via[128];      /* what carried the stream, for the last log line */
 };
 
 static void report(struct cl_daemon *d, struct local_mig *m, enum clm_mig_state st, const char *reason)
@@ -321,9 +326,15 @@ static void mig_done(void *ud, bool ok, const char *msg, usec_t now)
 	struct cl_daemon *d = m->d;
 	const struct cl_migration *cm = cl_cluster_migration(d->cluster, m->id);
 
+	char via[128];
+
 	mig_job_finished(&m->job, ok, msg, now);
-	log_info("migration of %s to %s: %s%s%s", cm ? cm->name : "?", cm ? node_name(d, cm->target) : "?",
-		 ok ? "done" : "failed", ok ? "" : ": ", ok ? "" : m->job.reason);
+	if (m->out)
+		mw_out_summary(m->out, m->via, sizeof(m->via));
+	snprintf(via, sizeof(via), "%s", m->via[0] ? m->via : "QEMU's own TCP");
+	log_info("migration of %s to %s: %s%s%s (%s)", cm ? cm->name : "?",
+		 cm ? node_name(d, cm->target) : "?", ok ? "done" : "failed", ok ? "" : ": ",
+		 ok ? "" : m->job.reason, via);
 	report(d, m, ok ? CLM_MIG_SUCCEEDED : CLM_MIG_FAILED, ok ? NULL : m->job.reason);
 	for (size_t i = 0; i < d->n_lm; i++)
 		if (d->lm[i] == m) {
@@ -331,7 +342,21 @@ static void mig_done(void *ud, bool ok, const char *msg, usec_t now)
 			break;
 		}
 	mig_exec_free(m->exec); /* reaped already: just frees */
+	mw_out_free(m->out);
 	free(m);
+}
+
+/* The source's engine failed: the job fails with the engine's reason (it
+ * came first: libvirt only sees its socket close). Abort the job, and have
+ * the engine freed at once (mig_prepare): closing QEMU's sockets is what
+ * unblocks a QEMU stuck writing into them — a cancel alone does not. */
+static void mig_mcopy_failed(void *ud, const char *reason)
+{
+	struct local_mig *m = ud;
+
+	(void)mig_job_abort(&m->job, reason);
+	m->out_failed = true;
+	(void)mig_exec_signal(m->exec, SIGUSR1);
 }
 
 static bool tried(struct cl_daemon *d, uint64_t id)
@@ -367,7 +392,7 @@ static void start_migration(struct cl_daemon *d, const struct cl_migration *cm, 
 	int t = cfg_node_by_id(d->cfg, cm->target), mgmt = cfg_network_by_role(d->cfg, CFG_ROLE_MANAGEMENT);
 	const char *net_why = "no migration network";
 	int mnet = drain_migration_network(d->cluster, d->cfg, d->local_id, cm->target, &net_why);
-	char helper[4200], dest[1200], muri[128], addr[HB_ADDR_STRLEN], bw[32], dt[32];
+	char helper[4200], dest[1200], muri[160], addr[HB_ADDR_STRLEN], bw[32], dt[32], par[16];
 	const struct cfg_node *tn = t >= 0 ? &d->cfg->nodes[t] : NULL;
 	struct mig_job_params jp = {.mem_bytes = 0,
 				    .timeout_s_per_gib = d->cfg->migration.timeout_s_per_gib,
@@ -408,7 +433,23 @@ static void start_migration(struct cl_daemon *d, const struct cl_migration *cm, 
 		snprintf(dest, sizeof(dest), "%.*s%s%s", (int)(p - d->cfg->libvirt_peer_uri),
 			 d->cfg->libvirt_peer_uri, hb_addr_str(&tn->addr[mgmt], addr, sizeof(addr)), p + 2);
 	}
-	snprintf(muri, sizeof(muri), "tcp://%s", hb_addr_str(&tn->addr[mnet], addr, sizeof(addr)));
+	if (d->cfg->migration.transport == CFG_TRANSPORT_MCOPY && mnet == d->cfg->migration.network) {
+		r = mw_out_start(d->mw, cm->id, &tn->addr[mnet], mig_mcopy_failed, m, muri, sizeof(muri),
+				 &m->out);
+		if (r < 0) {
+			log_err("migration of %s: not started: mcopy: cannot listen for QEMU: %s", cm->name,
+				strerror(-r));
+			report(d, m, CLM_MIG_FAILED, "mcopy: cannot listen for QEMU");
+			free(m);
+			return;
+		}
+	} else {
+		if (d->cfg->migration.transport == CFG_TRANSPORT_MCOPY)
+			log_info("migration of %s: over the fallback network: QEMU's own TCP, not mcopy",
+				 cm->name);
+		snprintf(muri, sizeof(muri), "tcp://%s", hb_addr_str(&tn->addr[mnet], addr, sizeof(addr)));
+	}
+	snprintf(par, sizeof(par), "%u", d->cfg->migration.streams);
 	snprintf(bw, sizeof(bw), "%u", (d->cfg->migration.bandwidth_mbps + 7) / 8);
 	snprintf(dt, sizeof(dt), "%u", d->cfg->migration.max_downtime_ms);
 	sibling_path("clusterd-migrate-vm", helper, sizeof(helper));
@@ -435,20 +476,27 @@ static void start_migration(struct cl_daemon *d, const struct cl_migration *cm, 
 			argv[a++] = (char *)"--auto-converge";
 		if (d->cfg->migration.postcopy)
 			argv[a++] = (char *)"--postcopy";
+		if (d->cfg->migration.streams > 1) {
+			argv[a++] = (char *)"--parallel";
+			argv[a++] = par;
+		}
 		argv[a] = NULL;
 		r = mig_exec_start(d->loop, argv, mig_done, m, &m->exec);
 	}
 	if (r < 0) {
 		log_err("migration of %s: cannot start %s: %s", cm->name, helper, strerror(-r));
 		report(d, m, CLM_MIG_FAILED, "cannot start the migration helper");
+		mw_out_free(m->out);
 		free(m);
 		return;
 	}
 	mig_exec_set_progress(m->exec, mig_progress);
 	mig_job_start(&m->job, now);
 	d->lm[d->n_lm++] = m;
-	log_info("migration of %s to %s over %s (network %s%s) started", cm->name, tn->name, muri,
-		 net_name(d, (uint8_t)mnet), mnet != d->cfg->migration.network ? ", the fallback" : "");
+	log_info("migration of %s to %s over %s (network %s%s, %s, %u QEMU connection(s)) started", cm->name,
+		 tn->name, muri, net_name(d, (uint8_t)mnet),
+		 mnet != d->cfg->migration.network ? ", the fallback" : "",
+		 m->out ? "mcopy to the target's engine" : "QEMU's own TCP", mw_channels(d->cfg));
 	report(d, m, CLM_MIG_RUNNING, NULL);
 }
 
@@ -470,8 +518,15 @@ static usec_t mig_prepare(struct ev_loop *loop, usec_t now, void *userdata)
 	struct cl_daemon *d = userdata;
 	usec_t next = USEC_INFINITY;
 
+	mw_sweep(d->mw);
 	for (size_t i = 0; i < d->n_lm; i++) {
 		struct local_mig *m = d->lm[i];
+
+		if (m->out_failed && m->out) {
+			mw_out_summary(m->out, m->via, sizeof(m->via));
+			mw_out_free(m->out);
+			m->out = NULL;
+		}
 
 		if (mig_job_tick(&m->job, now) == MIG_ACT_ABORT) {
 			log_warn("migration %llx: aborting: %s", (unsigned long long)m->id, m->job.reason);
@@ -1655,6 +1710,9 @@ int cl_daemon_new(struct cfg *cfg, struct ev_loop *loop, struct cl_daemon **ret_
 	r = setup_virt(d);
 	if (r < 0)
 		goto fail;
+	r = mw_new(d->loop, d->cfg, d->local_id, d->cluster, &d->mw);
+	if (r < 0)
+		goto fail;
 	r = ev_prepare_add(d->loop, mig_prepare, d);
 	if (r < 0)
 		goto fail;
@@ -1688,8 +1746,10 @@ void cl_daemon_free(struct cl_daemon *d)
 	for (size_t i = 0; i < d->n_lm; i++) {
 		/* the migration itself goes on in libvirtd; we stop following it */
 		mig_exec_free(d->lm[i]->exec);
+		mw_out_free(d->lm[i]->out);
 		free(d->lm[i]);
 	}
+	mw_free(d->mw);
 	for (size_t i = 0; i < d->n_outq; i++)
 		free(d->outq[i].buf);
 	vlink_free(d->virt);
