@@ -35,6 +35,9 @@
 #define SEND_RETRY_USEC (50 * USEC_PER_MSEC)
 /* A peer's rejected messages are logged at most this often. */
 #define BAD_MESSAGE_LOG_USEC (60 * USEC_PER_SEC)
+/* how long a request sent from here counts as under way before the table has
+ * it: corosync delivers it back well within this, even on a loaded host */
+#define SENT_PENDING_USEC (10 * USEC_PER_SEC)
 
 struct cl_daemon {
 	struct cfg *cfg;
@@ -69,6 +72,12 @@ struct cl_daemon {
 	struct local_mig *lm[CL_MAX_MIGRATIONS];
 	size_t n_lm;
 	uint64_t tried[CL_MAX_MIGRATIONS]; /* ids started here (ring): never twice */
+	/* the last migration request this node sent, until the cluster table has
+	 * it (corosync takes a while to deliver it back, ~0.5 s seen under load):
+	 * a second request for the same VM meanwhile would pass the table's check */
+	uint64_t sent_id;
+	char sent_uuid[CLM_VM_UUID_LEN];
+	usec_t sent_at;
 	size_t n_tried;
 	/* messages corosync refused for now (flow control), sent before anything else */
 	struct outmsg {
@@ -406,6 +415,20 @@ static void start_migration(struct cl_daemon *d, const struct cl_migration *cm, 
 	if (d->n_lm == CL_MAX_MIGRATIONS || tried(d, cm->id))
 		return;
 	d->tried[d->n_tried++ % CL_MAX_MIGRATIONS] = cm->id;
+	/* two requests for one VM can both reach the table (sent from two nodes
+	 * at once): never run two jobs on it; the first one goes on */
+	for (size_t i = 0; i < d->n_lm; i++) {
+		const struct cl_migration *o = cl_cluster_migration(d->cluster, d->lm[i]->id);
+
+		if (o && strcmp(o->uuid, cm->uuid) == 0) {
+			struct local_mig dup = {.d = d, .id = cm->id};
+
+			log_warn("migration of %s: not started: migration %llx of this VM runs", cm->name,
+				 (unsigned long long)o->id);
+			report(d, &dup, CLM_MIG_FAILED, "another migration of this VM runs");
+			return;
+		}
+	}
 	m = calloc(1, sizeof(*m));
 	if (!m) {
 		log_err("migration of %s: out of memory", cm->name);
@@ -944,10 +967,19 @@ static int ctl_migrate(void *ud, const struct ctl_request *req, struct json_obje
 			return fail_req(ret_code, CTL_EINVAL, msg, msglen,
 					"VM '%s' is already being migrated (to %s)", vm,
 					node_name(d, migs[i].target));
+	/* sent from here, not in the table yet: the same answer */
+	if (d->sent_id && strcmp(d->sent_uuid, m.uuid) == 0 && !cl_cluster_migration(d->cluster, d->sent_id) &&
+	    time_now_usec() - d->sent_at < SENT_PENDING_USEC)
+		return fail_req(ret_code, CTL_EINVAL, msg, msglen,
+				"VM '%s' is already being migrated (requested %.1f s ago, not yet in the table)",
+				vm, (double)(time_now_usec() - d->sent_at) / USEC_PER_SEC);
 	snprintf(m.name, sizeof(m.name), "%s", vm);
 	r = send_migrate(d, &m);
 	if (r < 0)
 		return fail_req(ret_code, CTL_EIO, msg, msglen, "cannot send the request: %s", strerror(-r));
+	d->sent_id = m.id;
+	memcpy(d->sent_uuid, m.uuid, sizeof(d->sent_uuid));
+	d->sent_at = time_now_usec();
 	*ret_data = json_object_new_object();
 	{
 		char id[24];

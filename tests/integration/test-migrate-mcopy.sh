@@ -68,6 +68,26 @@ for n in n1 n2; do
 done
 echo "vm1 moved n1 -> n2 live through mcopy (boot $boot, TICK $tick, errs=0 static_bad=0), no socket left"
 
+# ---- part 1b: back at once, asked twice on the target at once ----
+# The request reaches the cluster table only when corosync delivers it back:
+# --wait must not call it gone meanwhile (it did, 0.1 s in, and callers then
+# tore the sandbox down, destroying the source VM mid-start), and a second
+# request for the same VM meanwhile must be refused, not run a second job.
+mark2=$(sb_count_log n2 '.')
+it_ctl n1 migrate vm1 n1 --wait >"$SANDBOX_DIR/back1.out" 2>&1 &
+c1=$!
+it_ctl n1 migrate vm1 n1 --wait >"$SANDBOX_DIR/back2.out" 2>&1 &
+c2=$!
+wait $c1; r1=$?
+wait $c2; r2=$?
+sed 's/^/  1: /' "$SANDBOX_DIR/back1.out"; sed 's/^/  2: /' "$SANDBOX_DIR/back2.out"
+[ $((r1 + r2)) = 1 ] || sb_fail "two requests at once: exits $r1 and $r2, want one 0 and one 1"
+grep -q 'already being migrated' "$SANDBOX_DIR/back$([ $r1 = 1 ] && echo 1 || echo 2).out" ||
+	sb_fail "the second request was not refused as 'already being migrated'"
+it_assert_no n2 'another migration job is already running|not started: migration' "$mark2" "a second job ran on vm1"
+[ "$(sb virsh n1 domstate vm1 2>/dev/null | head -n 1)" = running ] || sb_fail "vm1 is not running on n1"
+echo "vm1 back on n1; the second request at once was refused"
+
 # ---- part 2: the target's engine dies mid-stream ----
 sb guest-start n1 vm2 --mem 512 --dirty-mb 256 --dirty-rate 0 || sb_fail "guest-start vm2 failed"
 read -r _ boot2 _ _ < <(sb_guest_wait_tick n1 vm2 3 60) || sb_fail "vm2 did not start ticking"
