@@ -901,13 +901,19 @@ out:
 
 /* Follow the migration the reply `line` describes until it ends (polling
  * "migrations" twice a second), printing each change. 0 succeeded, 1 failed
- * or gone, 3 daemon lost; past timeout_s: 1, saying the migration goes on. */
+ * or gone, 3 daemon lost; past timeout_s: 1, saying the migration goes on.
+ * The request reaches the replicated table only when corosync delivers it
+ * back (~0.5 s seen on a loaded host): until it is first listed it is under
+ * way, not gone — calling it failed then made callers act (a test's
+ * teardown destroyed the source VM) while the migration went on. */
+#define WAIT_LISTED_MS 15000
 static int wait_migration(const char *path, const char *reply_line, long timeout_s)
 {
 	struct json_object *reply = json_tokener_parse(reply_line), *data, *id;
 	char want[64], last[256] = "";
-	int64_t deadline = mono_ms() + timeout_s * 1000;
+	int64_t deadline = mono_ms() + timeout_s * 1000, listed_by = mono_ms() + WAIT_LISTED_MS;
 	int ret = EXIT_FAILED;
+	bool seen = false;
 
 	if (!reply || !json_object_object_get_ex(reply, "data", &data) ||
 	    !json_object_object_get_ex(data, "id", &id)) {
@@ -931,11 +937,22 @@ static int wait_migration(const char *path, const char *reply_line, long timeout
 			for (size_t i = 0; i < arr_len(migs); i++)
 				if (strcmp(str(arr_get(migs, i), "id"), want) == 0)
 					m = arr_get(migs, i);
+		if (!m && !seen && mono_ms() < listed_by) {
+			json_object_put(r);
+			poll(NULL, 0, 100); /* on its way to the table */
+			continue;
+		}
 		if (!m) {
-			fprintf(stderr, "clusterctl: migration %s is no longer listed\n", want);
+			if (seen)
+				fprintf(stderr, "clusterctl: migration %s is no longer listed\n", want);
+			else
+				fprintf(stderr,
+					"clusterctl: migration %s never reached the cluster table in %d s\n",
+					want, WAIT_LISTED_MS / 1000);
 			json_object_put(r);
 			return EXIT_FAILED;
 		}
+		seen = true;
 		snprintf(now_s, sizeof(now_s), "%s%s%s%s", str(m, "state"), is_null(m, "percent") ? "" : " ",
 			 is_null(m, "percent") ? "" : num(m, "percent"), is_null(m, "percent") ? "" : "%");
 		if (strcmp(now_s, last) != 0) {

@@ -27,6 +27,7 @@
 #include "clusterd/fence.h"
 #include "clusterd/selffence.h"
 #include "clusterd/ha.h"
+#include "clusterd/mig_wire.h"
 #include "clusterd/status.h"
 #include "clusterd/virt_link.h"
 #include "migrate/mig_exec.h"
@@ -40,6 +41,9 @@
 #define SEND_RETRY_USEC (50 * USEC_PER_MSEC)
 /* A peer's rejected messages are logged at most this often. */
 #define BAD_MESSAGE_LOG_USEC (60 * USEC_PER_SEC)
+/* how long a request sent from here counts as under way before the table has
+ * it: corosync delivers it back well within this, even on a loaded host */
+#define SENT_PENDING_USEC (10 * USEC_PER_SEC)
 
 struct cl_daemon {
 	struct cfg *cfg;
@@ -78,6 +82,7 @@ struct cl_daemon {
 	bool drain_due;    /* something changed: run the planner soon */
 	usec_t drain_next; /* when it may run next */
 	struct drain_out *drain_out;
+	struct mw *mw; /* the copy engine: listener and engines (transport mcopy) */
 	/* `ha add` fetches the domain XML from the VM's node through a child */
 	struct ha_fetch *fetch[8];
 	struct ha_result {
@@ -91,6 +96,12 @@ struct cl_daemon {
 	struct local_mig *lm[CL_MAX_MIGRATIONS];
 	size_t n_lm;
 	uint64_t tried[CL_MAX_MIGRATIONS]; /* ids started here (ring): never twice */
+	/* the last migration request this node sent, until the cluster table has
+	 * it (corosync takes a while to deliver it back, ~0.5 s seen under load):
+	 * a second request for the same VM meanwhile would pass the table's check */
+	uint64_t sent_id;
+	char sent_uuid[CLM_VM_UUID_LEN];
+	usec_t sent_at;
 	size_t n_tried;
 	/* messages corosync refused for now (flow control), sent before anything else */
 	struct outmsg {
@@ -299,6 +310,9 @@ struct local_mig {
 	struct mig_exec *exec;
 	struct mig_job job;
 	usec_t last_report;
+	struct mw_out *out; /* transport mcopy: the source's engine, else NULL */
+	bool out_failed;    /* ... which failed: free it (closing QEMU's sockets) from the loop */
+	char via[128];      /* what carried the stream, for the last log line */
 };
 
 static void report(struct cl_daemon *d, struct local_mig *m, enum clm_mig_state st, const char *reason)
@@ -345,9 +359,15 @@ static void mig_done(void *ud, bool ok, const char *msg, usec_t now)
 	struct cl_daemon *d = m->d;
 	const struct cl_migration *cm = cl_cluster_migration(d->cluster, m->id);
 
+	char via[128];
+
 	mig_job_finished(&m->job, ok, msg, now);
-	log_info("migration of %s to %s: %s%s%s", cm ? cm->name : "?", cm ? node_name(d, cm->target) : "?",
-		 ok ? "done" : "failed", ok ? "" : ": ", ok ? "" : m->job.reason);
+	if (m->out)
+		mw_out_summary(m->out, m->via, sizeof(m->via));
+	snprintf(via, sizeof(via), "%s", m->via[0] ? m->via : "QEMU's own TCP");
+	log_info("migration of %s to %s: %s%s%s (%s)", cm ? cm->name : "?",
+		 cm ? node_name(d, cm->target) : "?", ok ? "done" : "failed", ok ? "" : ": ",
+		 ok ? "" : m->job.reason, via);
 	report(d, m, ok ? CLM_MIG_SUCCEEDED : CLM_MIG_FAILED, ok ? NULL : m->job.reason);
 	for (size_t i = 0; i < d->n_lm; i++)
 		if (d->lm[i] == m) {
@@ -355,7 +375,21 @@ static void mig_done(void *ud, bool ok, const char *msg, usec_t now)
 			break;
 		}
 	mig_exec_free(m->exec); /* reaped already: just frees */
+	mw_out_free(m->out);
 	free(m);
+}
+
+/* The source's engine failed: the job fails with the engine's reason (it
+ * came first: libvirt only sees its socket close). Abort the job, and have
+ * the engine freed at once (mig_prepare): closing QEMU's sockets is what
+ * unblocks a QEMU stuck writing into them — a cancel alone does not. */
+static void mig_mcopy_failed(void *ud, const char *reason)
+{
+	struct local_mig *m = ud;
+
+	(void)mig_job_abort(&m->job, reason);
+	m->out_failed = true;
+	(void)mig_exec_signal(m->exec, SIGUSR1);
 }
 
 static bool tried(struct cl_daemon *d, uint64_t id)
@@ -391,7 +425,7 @@ static void start_migration(struct cl_daemon *d, const struct cl_migration *cm, 
 	int t = cfg_node_by_id(d->cfg, cm->target), mgmt = cfg_network_by_role(d->cfg, CFG_ROLE_MANAGEMENT);
 	const char *net_why = "no migration network";
 	int mnet = drain_migration_network(d->cluster, d->cfg, d->local_id, cm->target, &net_why);
-	char helper[4200], dest[1200], muri[128], addr[HB_ADDR_STRLEN], bw[32], dt[32];
+	char helper[4200], dest[1200], muri[160], addr[HB_ADDR_STRLEN], bw[32], dt[32], par[16];
 	const struct cfg_node *tn = t >= 0 ? &d->cfg->nodes[t] : NULL;
 	struct mig_job_params jp = {.mem_bytes = 0,
 				    .timeout_s_per_gib = d->cfg->migration.timeout_s_per_gib,
@@ -405,6 +439,20 @@ static void start_migration(struct cl_daemon *d, const struct cl_migration *cm, 
 	if (d->n_lm == CL_MAX_MIGRATIONS || tried(d, cm->id))
 		return;
 	d->tried[d->n_tried++ % CL_MAX_MIGRATIONS] = cm->id;
+	/* two requests for one VM can both reach the table (sent from two nodes
+	 * at once): never run two jobs on it; the first one goes on */
+	for (size_t i = 0; i < d->n_lm; i++) {
+		const struct cl_migration *o = cl_cluster_migration(d->cluster, d->lm[i]->id);
+
+		if (o && strcmp(o->uuid, cm->uuid) == 0) {
+			struct local_mig dup = {.d = d, .id = cm->id};
+
+			log_warn("migration of %s: not started: migration %llx of this VM runs", cm->name,
+				 (unsigned long long)o->id);
+			report(d, &dup, CLM_MIG_FAILED, "another migration of this VM runs");
+			return;
+		}
+	}
 	m = calloc(1, sizeof(*m));
 	if (!m) {
 		log_err("migration of %s: out of memory", cm->name);
@@ -432,7 +480,23 @@ static void start_migration(struct cl_daemon *d, const struct cl_migration *cm, 
 		snprintf(dest, sizeof(dest), "%.*s%s%s", (int)(p - d->cfg->libvirt_peer_uri),
 			 d->cfg->libvirt_peer_uri, hb_addr_str(&tn->addr[mgmt], addr, sizeof(addr)), p + 2);
 	}
-	snprintf(muri, sizeof(muri), "tcp://%s", hb_addr_str(&tn->addr[mnet], addr, sizeof(addr)));
+	if (d->cfg->migration.transport == CFG_TRANSPORT_MCOPY && mnet == d->cfg->migration.network) {
+		r = mw_out_start(d->mw, cm->id, &tn->addr[mnet], mig_mcopy_failed, m, muri, sizeof(muri),
+				 &m->out);
+		if (r < 0) {
+			log_err("migration of %s: not started: mcopy: cannot listen for QEMU: %s", cm->name,
+				strerror(-r));
+			report(d, m, CLM_MIG_FAILED, "mcopy: cannot listen for QEMU");
+			free(m);
+			return;
+		}
+	} else {
+		if (d->cfg->migration.transport == CFG_TRANSPORT_MCOPY)
+			log_info("migration of %s: over the fallback network: QEMU's own TCP, not mcopy",
+				 cm->name);
+		snprintf(muri, sizeof(muri), "tcp://%s", hb_addr_str(&tn->addr[mnet], addr, sizeof(addr)));
+	}
+	snprintf(par, sizeof(par), "%u", d->cfg->migration.streams);
 	snprintf(bw, sizeof(bw), "%u", (d->cfg->migration.bandwidth_mbps + 7) / 8);
 	snprintf(dt, sizeof(dt), "%u", d->cfg->migration.max_downtime_ms);
 	sibling_path("clusterd-migrate-vm", helper, sizeof(helper));
@@ -459,20 +523,27 @@ static void start_migration(struct cl_daemon *d, const struct cl_migration *cm, 
 			argv[a++] = (char *)"--auto-converge";
 		if (d->cfg->migration.postcopy)
 			argv[a++] = (char *)"--postcopy";
+		if (d->cfg->migration.streams > 1) {
+			argv[a++] = (char *)"--parallel";
+			argv[a++] = par;
+		}
 		argv[a] = NULL;
 		r = mig_exec_start(d->loop, argv, mig_done, m, &m->exec);
 	}
 	if (r < 0) {
 		log_err("migration of %s: cannot start %s: %s", cm->name, helper, strerror(-r));
 		report(d, m, CLM_MIG_FAILED, "cannot start the migration helper");
+		mw_out_free(m->out);
 		free(m);
 		return;
 	}
 	mig_exec_set_progress(m->exec, mig_progress);
 	mig_job_start(&m->job, now);
 	d->lm[d->n_lm++] = m;
-	log_info("migration of %s to %s over %s (network %s%s) started", cm->name, tn->name, muri,
-		 net_name(d, (uint8_t)mnet), mnet != d->cfg->migration.network ? ", the fallback" : "");
+	log_info("migration of %s to %s over %s (network %s%s, %s, %u QEMU connection(s)) started", cm->name,
+		 tn->name, muri, net_name(d, (uint8_t)mnet),
+		 mnet != d->cfg->migration.network ? ", the fallback" : "",
+		 m->out ? "mcopy to the target's engine" : "QEMU's own TCP", mw_channels(d->cfg));
 	report(d, m, CLM_MIG_RUNNING, NULL);
 }
 
@@ -596,8 +667,15 @@ static usec_t mig_prepare(struct ev_loop *loop, usec_t now, void *userdata)
 	struct cl_daemon *d = userdata;
 	usec_t next = USEC_INFINITY;
 
+	mw_sweep(d->mw);
 	for (size_t i = 0; i < d->n_lm; i++) {
 		struct local_mig *m = d->lm[i];
+
+		if (m->out_failed && m->out) {
+			mw_out_summary(m->out, m->via, sizeof(m->via));
+			mw_out_free(m->out);
+			m->out = NULL;
+		}
 
 		if (mig_job_tick(&m->job, now) == MIG_ACT_ABORT) {
 			log_warn("migration %llx: aborting: %s", (unsigned long long)m->id, m->job.reason);
@@ -1322,10 +1400,20 @@ static int ctl_migrate(void *ud, const struct ctl_request *req, struct json_obje
 			return fail_req(ret_code, CTL_EINVAL, msg, msglen,
 					"VM '%s' is already being migrated (to %s)", vm,
 					node_name(d, migs[i].target));
+	/* sent from here, not in the table yet: the same answer */
+	if (d->sent_id && strcmp(d->sent_uuid, m.uuid) == 0 &&
+	    !cl_cluster_migration(d->cluster, d->sent_id) && time_now_usec() - d->sent_at < SENT_PENDING_USEC)
+		return fail_req(
+			ret_code, CTL_EINVAL, msg, msglen,
+			"VM '%s' is already being migrated (requested %.1f s ago, not yet in the table)", vm,
+			(double)(time_now_usec() - d->sent_at) / USEC_PER_SEC);
 	snprintf(m.name, sizeof(m.name), "%s", vm);
 	r = send_migrate(d, &m);
 	if (r < 0)
 		return fail_req(ret_code, CTL_EIO, msg, msglen, "cannot send the request: %s", strerror(-r));
+	d->sent_id = m.id;
+	memcpy(d->sent_uuid, m.uuid, sizeof(d->sent_uuid));
+	d->sent_at = time_now_usec();
 	*ret_data = json_object_new_object();
 	{
 		char id[24];
@@ -2182,6 +2270,9 @@ int cl_daemon_new(struct cfg *cfg, struct ev_loop *loop, struct cl_daemon **ret_
 	r = setup_virt(d);
 	if (r < 0)
 		goto fail;
+	r = mw_new(d->loop, d->cfg, d->local_id, d->cluster, &d->mw);
+	if (r < 0)
+		goto fail;
 	r = ev_prepare_add(d->loop, mig_prepare, d);
 	if (r < 0)
 		goto fail;
@@ -2250,8 +2341,10 @@ void cl_daemon_free(struct cl_daemon *d)
 	for (size_t i = 0; i < d->n_lm; i++) {
 		/* the migration itself goes on in libvirtd; we stop following it */
 		mig_exec_free(d->lm[i]->exec);
+		mw_out_free(d->lm[i]->out);
 		free(d->lm[i]);
 	}
+	mw_free(d->mw);
 	for (size_t i = 0; i < d->n_outq; i++)
 		free(d->outq[i].buf);
 	vlink_free(d->virt);

@@ -31,10 +31,12 @@ struct mcopy_params {
 	uint64_t migration_id; /* both sides must agree */
 	unsigned channels;     /* QEMU connections to carry, 1..MCOPY_CHANNEL_MAX */
 	unsigned streams;      /* send: TCP streams per channel, 1..MCOPY_STREAM_MAX */
-	unsigned n_links;      /* send: target addresses, recv: listen addresses; 1..MCOPY_LINK_MAX */
+	unsigned n_links;      /* send: target addresses (1..MCOPY_LINK_MAX); recv: listen addresses
+				* (0..MCOPY_LINK_MAX; 0: streams come through mcopy_engine_adopt) */
 	struct sockaddr_storage links[MCOPY_LINK_MAX];
 	socklen_t link_lens[MCOPY_LINK_MAX];
-	const char *unix_path; /* send: listen here for QEMU; recv: connect to QEMU here */
+	const char *unix_path; /* send: listen here for QEMU; recv: connect to QEMU here (again
+				* every 50 ms while it is not there, until setup_timeout) */
 	int io_fd;             /* or (-1 if unused) one channel read from / written to this fd */
 	uint64_t bandwidth;    /* bytes per second for the whole migration; 0: no cap */
 	usec_t timeout;        /* connect, handshake, stalled frame, final acknowledgement */
@@ -77,6 +79,12 @@ int mcopy_engine_new(struct ev_loop *loop, const struct mcopy_params *p, mcopy_e
 /* Stops the workers (they see the stop eventfd within one poll), joins them,
  * closes every fd. NULL is fine. Not from inside the event callback. */
 void mcopy_engine_free(struct mcopy_engine *e);
+
+/* recv: a stream accepted elsewhere (a listener shared by several
+ * migrations, mcopy_listen) joins this engine, which runs its handshake as if
+ * it had accepted it. Takes fd in every case (closed on failure). -EINVAL
+ * (not a recv engine), -ECANCELED (the engine has stopped), -errno. */
+int mcopy_engine_adopt(struct mcopy_engine *e, int fd, const struct sockaddr *peer, socklen_t len);
 
 /* The TCP port actually bound for link i (recv side; useful with port 0). */
 int mcopy_engine_port(const struct mcopy_engine *e, unsigned link);

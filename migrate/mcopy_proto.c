@@ -448,13 +448,28 @@ int mcopy_hs_hello(const struct mcopy_hs *hs, struct mcopy_hello *ret_hello)
 	return 0;
 }
 
+/* Type known, and a length its type allows. */
+static bool frame_ok(const struct mcopy_frame *f)
+{
+	switch (f->type) {
+	case MCOPY_FRAME_DATA:
+		return f->len > 0 && f->len <= MCOPY_FRAME_MAX;
+	case MCOPY_FRAME_BACK:
+		return f->len > 0 && f->len <= MCOPY_BACK_MAX;
+	case MCOPY_FRAME_END:
+	case MCOPY_FRAME_DONE:
+	case MCOPY_FRAME_ABORT:
+		return f->len == 0;
+	default:
+		return false;
+	}
+}
+
 int mcopy_frame_encode(const struct mcopy_frame *f, uint8_t *buf, size_t buflen)
 {
 	if (!f || !buf || buflen < MCOPY_FRAME_HDR_LEN)
 		return -EINVAL;
-	if (f->type < MCOPY_FRAME_DATA || f->type > MCOPY_FRAME_ABORT)
-		return -EINVAL;
-	if (f->type == MCOPY_FRAME_DATA ? (f->len == 0 || f->len > MCOPY_FRAME_MAX) : f->len != 0)
+	if (!frame_ok(f))
 		return -EINVAL;
 	buf[0] = f->type;
 	buf[1] = 0;
@@ -475,10 +490,23 @@ int mcopy_frame_decode(const uint8_t *buf, size_t len, struct mcopy_frame *ret_f
 	f.type = buf[0];
 	f.len = get_u32(buf + 4);
 	f.seq = get_u64(buf + 8);
-	if (f.type < MCOPY_FRAME_DATA || f.type > MCOPY_FRAME_ABORT)
-		return -MCOPY_EBADFRAME;
-	if (f.type == MCOPY_FRAME_DATA ? (f.len == 0 || f.len > MCOPY_FRAME_MAX) : f.len != 0)
+	if (!frame_ok(&f))
 		return -MCOPY_EBADFRAME;
 	*ret_f = f;
+	return 0;
+}
+
+int mcopy_hello_peek(const uint8_t *buf, size_t len, uint64_t *ret_id)
+{
+	if (!buf || !ret_id)
+		return -EINVAL;
+	if (len < MCOPY_HDR_LEN)
+		return -EAGAIN;
+	if (get_u32(buf) != MCOPY_MAGIC || buf[4] != MCOPY_VERSION || buf[5] != MCOPY_MSG_HELLO ||
+	    get_u16(buf + 6) != MCOPY_HELLO_LEN)
+		return -MCOPY_EBADMSG;
+	if (len < MCOPY_HELLO_LEN)
+		return -EAGAIN;
+	*ret_id = get_u64(buf + MCOPY_HDR_LEN);
 	return 0;
 }

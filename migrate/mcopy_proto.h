@@ -28,7 +28,7 @@
  * The client sends data only after a RESULT with status OK and a valid MAC.
  */
 #define MCOPY_MAGIC       0x4d435059u /* "MCPY" */
-#define MCOPY_VERSION     1
+#define MCOPY_VERSION     2           /* 2: BACK frames (the target's return path) */
 #define MCOPY_HDR_LEN     8
 #define MCOPY_NONCE_LEN   32
 #define MCOPY_MAC_LEN     32
@@ -139,15 +139,20 @@ int mcopy_hs_hello(const struct mcopy_hs *hs, struct mcopy_hello *ret_hello);
  * END   (source->target, on every stream): len 0, seq = frames in the channel.
  * DONE  (target->source, on every stream): len 0, seq = frames delivered.
  * ABORT (either way): len 0, seq = the positive errno that ended the channel.
+ * BACK  (target->source, stream 0 only): len (1..MCOPY_BACK_MAX) payload
+ *       bytes that QEMU wrote on the target's side of the channel (its return
+ *       path: libvirt always enables it), seq numbers them from 0.
  */
 #define MCOPY_FRAME_HDR_LEN 16
-#define MCOPY_FRAME_MAX     (4u << 20) /* largest DATA payload */
+#define MCOPY_FRAME_MAX     (4u << 20)  /* largest DATA payload */
+#define MCOPY_BACK_MAX      (64u << 10) /* largest BACK payload */
 
 enum mcopy_frame_type {
 	MCOPY_FRAME_DATA = 1,
 	MCOPY_FRAME_END = 2,
 	MCOPY_FRAME_DONE = 3,
 	MCOPY_FRAME_ABORT = 4,
+	MCOPY_FRAME_BACK = 5,
 };
 
 struct mcopy_frame {
@@ -160,5 +165,12 @@ struct mcopy_frame {
 int mcopy_frame_encode(const struct mcopy_frame *f, uint8_t *buf, size_t buflen);
 /* Decode exactly MCOPY_FRAME_HDR_LEN bytes: 0 or -MCOPY_EBADFRAME (*ret_f untouched). */
 int mcopy_frame_decode(const uint8_t *buf, size_t len, struct mcopy_frame *ret_f);
+
+/* The migration id of a stream's first message, read without running a
+ * handshake (a listener shared by several migrations routes on it; the
+ * engine then checks everything). buf: the first len bytes received. 0, or
+ * -EAGAIN (fewer than MCOPY_HELLO_LEN bytes yet), or -MCOPY_EBADMSG (not a
+ * HELLO of this version); *ret_id untouched on failure. Unauthenticated. */
+int mcopy_hello_peek(const uint8_t *buf, size_t len, uint64_t *ret_id);
 
 #endif

@@ -25,8 +25,9 @@
 #include "migrate/mcopy.h"
 #include "migrate/mcopy_stripe.h"
 
-#define PIPE_WANT (1 << 20) /* pipe capacity asked for: the largest frame we cut */
-#define PEER_LEN  64
+#define PIPE_WANT        (1 << 20) /* pipe capacity asked for: the largest frame we cut */
+#define PEER_LEN         64
+#define MCOPY_QEMU_RETRY (50 * USEC_PER_MSEC) /* recv: connecting to QEMU again after this */
 
 struct mcopy_engine;
 
@@ -38,6 +39,9 @@ struct channel {
 	bool started, finished;
 	int qfd; /* QEMU side (input on send, output on recv); -1 */
 	bool qfd_owned;
+	bool duplex;       /* qfd is a socket: carry what QEMU writes on the target back (BACK frames) */
+	bool back_eof;     /* target: QEMU closed its sending side */
+	uint64_t back_seq; /* BACK frames sent (target) / received (source) */
 	int fds[MCOPY_STREAM_MAX];
 	char peers[MCOPY_STREAM_MAX][PEER_LEN];
 	pthread_t thread;
@@ -69,6 +73,8 @@ struct mcopy_engine {
 	struct ev_io *listen_io[MCOPY_LINK_MAX];
 	int unix_fd;
 	struct ev_io *unix_io;
+	struct ev_timer *qemu_retry; /* recv: QEMU's unix socket is not there yet */
+	bool waiting_qemu;
 	int done_pipe[2];
 	struct ev_io *done_io;
 	int stop_fd;
@@ -237,28 +243,103 @@ static int splice_out(struct channel *c, int pipe_r, int out, size_t len)
 	return 0;
 }
 
-/* Read one control frame the target sent on stream s (ABORT, DONE), or its
- * EOF. Returns 1 with *f filled, 0 if nothing is there yet, or -errno. */
-static int read_ctl(struct channel *c, unsigned s, struct mcopy_frame *f)
+/* Read exactly len bytes from stream s (a frame's payload), stall deadline. */
+static int recv_all(struct channel *c, unsigned s, uint8_t *buf, size_t len)
 {
-	uint8_t h[MCOPY_FRAME_HDR_LEN];
-	ssize_t n;
+	int stall = ms_of(c->e->p.timeout), r;
 
-	n = recv(c->fds[s], h, sizeof(h), MSG_DONTWAIT | MSG_WAITALL);
-	if (n < 0)
-		return errno == EAGAIN || errno == EINTR ? 0 : -errno;
-	if (n == 0)
-		return -ECONNRESET;
-	if ((size_t)n < sizeof(h) || mcopy_frame_decode(h, (size_t)n, f) < 0)
-		return -MCOPY_EBADFRAME;
-	return 1;
+	while (len > 0) {
+		ssize_t n = recv(c->fds[s], buf, len, MSG_DONTWAIT);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN) {
+			r = wait_one(c, c->fds[s], POLLIN, stall);
+			if (r < 0)
+				return r;
+			continue;
+		}
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			return -MCOPY_ETRUNCATED;
+		buf += n;
+		len -= (size_t)n;
+	}
+	return 0;
 }
 
-/* The target spoke or closed in the middle of the transfer: why? */
+/* Write all of buf to QEMU's socket, stall deadline. */
+static int write_qemu(struct channel *c, const uint8_t *buf, size_t len)
+{
+	int stall = ms_of(c->e->p.timeout), r;
+
+	while (len > 0) {
+		ssize_t n = send(c->qfd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN) {
+			r = wait_one(c, c->qfd, POLLOUT, stall);
+			if (r < 0)
+				return r;
+			continue;
+		}
+		if (n < 0)
+			return -errno;
+		buf += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* source: take what the target sent on stream s without waiting for a header
+ * that has not (fully) arrived. BACK frames (stream 0: QEMU's return path on
+ * the target) are written to QEMU here, or dropped when !deliver (QEMU has
+ * gone). Returns 1 with *ret_f for any other frame (DONE, ABORT), 0 when no
+ * complete header is waiting, -ECONNRESET at EOF, or another error. */
+static int take_from_target(struct channel *c, unsigned s, bool deliver, struct mcopy_frame *ret_f)
+{
+	uint8_t h[MCOPY_FRAME_HDR_LEN], payload[MCOPY_BACK_MAX];
+	struct mcopy_frame f;
+	ssize_t n;
+	int r;
+
+	for (;;) {
+		n = recv(c->fds[s], h, sizeof(h), MSG_DONTWAIT | MSG_PEEK);
+		if (n < 0)
+			return errno == EAGAIN || errno == EINTR ? 0 : -errno;
+		if (n == 0)
+			return -ECONNRESET;
+		if ((size_t)n < sizeof(h))
+			return 0; /* the rest of the header is on its way */
+		if (recv(c->fds[s], h, sizeof(h), MSG_DONTWAIT) != (ssize_t)sizeof(h) ||
+		    mcopy_frame_decode(h, sizeof(h), &f) < 0)
+			return -MCOPY_EBADFRAME;
+		if (f.type != MCOPY_FRAME_BACK) {
+			*ret_f = f;
+			return 1;
+		}
+		if (s != 0 || f.seq != c->back_seq)
+			return -MCOPY_ESEQ;
+		c->back_seq++;
+		r = recv_all(c, s, payload, f.len);
+		if (r < 0)
+			return r;
+		if (deliver && c->duplex) {
+			r = write_qemu(c, payload, f.len);
+			if (r < 0)
+				return r;
+		}
+	}
+}
+
+/* The target spoke or closed in the middle of the transfer: why? 0 when it
+ * only sent QEMU's return-path bytes (delivered). */
 static int peer_trouble(struct channel *c, unsigned s, int err)
 {
 	struct mcopy_frame f;
-	int r = read_ctl(c, s, &f);
+	int r = take_from_target(c, s, true, &f);
 
 	if (r == 1 && f.type == MCOPY_FRAME_ABORT) {
 		c->peer_error = f.seq < 4096 ? (int)f.seq : EPROTO;
@@ -267,6 +348,39 @@ static int peer_trouble(struct channel *c, unsigned s, int err)
 	if (r == 1)
 		return -MCOPY_EBADFRAME;
 	return r < 0 ? r : err;
+}
+
+/* target: what QEMU wrote on its side of the channel goes back to the source
+ * on stream 0 as BACK frames. Never waits for QEMU: 0 when there is nothing
+ * more now (or QEMU closed its side), else the error. */
+static int back_pump(struct channel *c)
+{
+	uint8_t buf[MCOPY_FRAME_HDR_LEN + MCOPY_BACK_MAX];
+
+	while (c->duplex && !c->back_eof) {
+		struct mcopy_frame f = {.type = MCOPY_FRAME_BACK, .seq = c->back_seq};
+		ssize_t n = recv(c->qfd, buf + MCOPY_FRAME_HDR_LEN, MCOPY_BACK_MAX, MSG_DONTWAIT);
+		int r;
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			return 0;
+		if (n < 0)
+			return -errno;
+		if (n == 0) {
+			c->back_eof = true;
+			return 0;
+		}
+		f.len = (uint32_t)n;
+		if (mcopy_frame_encode(&f, buf, MCOPY_FRAME_HDR_LEN) < 0)
+			return -EINVAL;
+		r = send_all(c, 0, buf, MCOPY_FRAME_HDR_LEN + (size_t)n, 0);
+		if (r < 0)
+			return r;
+		c->back_seq++;
+	}
+	return 0;
 }
 
 static void rate_wait(struct channel *c, size_t n)
@@ -313,10 +427,13 @@ static int send_channel(struct channel *c, int pipe_r, int pipe_w, size_t cap)
 			r = wait_fds(c, pfd, 1 + c->streams, -1);
 			if (r < 0)
 				return fail_at(c, r, "waiting for data from QEMU", 0);
-			for (unsigned i = 0; i < c->streams; i++)
-				if (pfd[2 + i].revents)
-					return fail_at(c, peer_trouble(c, i, -ECONNRESET),
-						       "receiving from the target", i);
+			for (unsigned i = 0; i < c->streams; i++) {
+				if (!pfd[2 + i].revents)
+					continue;
+				r = peer_trouble(c, i, i == 0 ? 0 : -ECONNRESET);
+				if (r < 0)
+					return fail_at(c, r, "receiving from the target", i);
+			}
 			continue;
 		}
 		if (n < 0)
@@ -327,6 +444,7 @@ static int send_channel(struct channel *c, int pipe_r, int pipe_w, size_t cap)
 		while (!writable) {
 			for (unsigned i = 0; i < c->streams; i++)
 				pfd[1 + i] = (struct pollfd){.fd = c->fds[i], .events = POLLOUT};
+			pfd[1].events |= POLLIN; /* the target's return path, on stream 0 */
 			r = wait_fds(c, pfd, c->streams, stall);
 			if (r < 0)
 				return fail_at(c, r, "writing to the target (no progress)", 0);
@@ -334,6 +452,11 @@ static int send_channel(struct channel *c, int pipe_r, int pipe_w, size_t cap)
 				if (pfd[1 + i].revents & (POLLERR | POLLHUP))
 					return fail_at(c, peer_trouble(c, i, -ECONNRESET),
 						       "writing to the target", i);
+				if (i == 0 && (pfd[1].revents & POLLIN)) {
+					r = peer_trouble(c, 0, 0);
+					if (r < 0)
+						return fail_at(c, r, "receiving from the target", 0);
+				}
 				if (pfd[1 + i].revents & POLLOUT)
 					writable |= 1u << i;
 			}
@@ -362,7 +485,8 @@ static int send_channel(struct channel *c, int pipe_r, int pipe_w, size_t cap)
 	}
 	for (unsigned i = 0; i < c->streams; i++) {
 		for (;;) {
-			r = read_ctl(c, i, &f);
+			/* QEMU closed its side: late return-path bytes are dropped */
+			r = take_from_target(c, i, false, &f);
 			if (r != 0)
 				break;
 			r = wait_one(c, c->fds[i], POLLIN, ms_of(c->e->p.setup_timeout));
@@ -385,7 +509,7 @@ static int send_channel(struct channel *c, int pipe_r, int pipe_w, size_t cap)
 
 static int recv_channel(struct channel *c, int pipe_r, int pipe_w, size_t cap)
 {
-	struct pollfd pfd[1 + MCOPY_STREAM_MAX];
+	struct pollfd pfd[1 + MCOPY_STREAM_MAX + 1];
 	uint8_t hdr[MCOPY_STREAM_MAX][MCOPY_FRAME_HDR_LEN];
 	size_t hl[MCOPY_STREAM_MAX] = {0};
 	int stall = ms_of(c->e->p.timeout), r;
@@ -426,6 +550,9 @@ static int recv_channel(struct channel *c, int pipe_r, int pipe_w, size_t cap)
 			if (r < 0)
 				return fail_at(c, r, out_what, s);
 			mcopy_rx_delivered(&rx, s, (uint32_t)n);
+			r = back_pump(c); /* QEMU's return path is not starved by a busy stream */
+			if (r < 0)
+				return fail_at(c, r, "carrying QEMU's return path to the source", 0);
 			continue;
 		}
 		for (s = 0; s < c->streams; s++) {
@@ -459,6 +586,11 @@ static int recv_channel(struct channel *c, int pipe_r, int pipe_w, size_t cap)
 		}
 		if (progress || nw == 0)
 			continue;
+		r = back_pump(c);
+		if (r < 0)
+			return fail_at(c, r, "carrying QEMU's return path to the source", 0);
+		if (c->duplex && !c->back_eof)
+			pfd[1 + nw++] = (struct pollfd){.fd = c->qfd, .events = POLLIN};
 		/* between frames an idle source is fine (keepalive bounds a dead
 		 * one); inside a header it is a stall */
 		r = wait_fds(c, pfd, nw, midframe ? stall : -1);
@@ -502,6 +634,11 @@ static void *channel_worker(void *arg)
 		cap = 65536;
 	if (cap > (long)MCOPY_FRAME_MAX)
 		cap = MCOPY_FRAME_MAX;
+	{
+		struct stat st;
+
+		c->duplex = c->qfd >= 0 && fstat(c->qfd, &st) == 0 && S_ISSOCK(st.st_mode);
+	}
 	if (e->p.role == MCOPY_CLIENT)
 		r = send_channel(c, pipefd[0], pipefd[1], (size_t)cap);
 	else
@@ -633,9 +770,16 @@ static void start_ready_channels(struct mcopy_engine *e)
 				r = -errno;
 				if (fd >= 0)
 					close(fd);
+				if (r == -ENOENT || r == -ECONNREFUSED) {
+					/* QEMU is not listening yet: again soon, until the setup deadline */
+					e->waiting_qemu = true;
+					ev_timer_set(e->qemu_retry, ev_loop_now(e->loop) + MCOPY_QEMU_RETRY);
+					return;
+				}
 				engine_fail(e, r, 0, "connecting to QEMU's unix socket", NULL, ch->idx, 0);
 				return;
 			}
+			e->waiting_qemu = false;
 			set_nonblock(fd);
 			ch->qfd = fd;
 			ch->qfd_owned = true;
@@ -991,14 +1135,26 @@ static void setup_timer_cb(struct ev_loop *loop, struct ev_timer *t, usec_t now,
 	(void)now;
 	engine_fail(e, -ETIMEDOUT, 0,
 		    e->p.role == MCOPY_CLIENT ? "waiting for QEMU and the target to connect every channel"
+		    : e->waiting_qemu         ? "waiting for QEMU to listen on its unix socket"
 					      : "waiting for the source to connect every channel",
 		    NULL, e->next_start, 0);
 }
 
+static void qemu_retry_cb(struct ev_loop *loop, struct ev_timer *t, usec_t now, void *userdata)
+{
+	struct mcopy_engine *e = userdata;
+
+	(void)loop;
+	(void)now;
+	ev_timer_set(t, USEC_INFINITY);
+	start_ready_channels(e);
+}
+
 static int params_check(const struct mcopy_params *p)
 {
-	if (!p->key || p->channels < 1 || p->channels > MCOPY_CHANNEL_MAX || p->n_links < 1 ||
-	    p->n_links > MCOPY_LINK_MAX || p->timeout == 0 || p->setup_timeout == 0)
+	if (!p->key || p->channels < 1 || p->channels > MCOPY_CHANNEL_MAX ||
+	    p->n_links < (p->role == MCOPY_SERVER ? 0u : 1u) || p->n_links > MCOPY_LINK_MAX ||
+	    p->timeout == 0 || p->setup_timeout == 0)
 		return -EINVAL;
 	if (p->role == MCOPY_CLIENT && (p->streams < 1 || p->streams > MCOPY_STREAM_MAX))
 		return -EINVAL;
@@ -1101,6 +1257,8 @@ int mcopy_engine_new(struct ev_loop *loop, const struct mcopy_params *p, mcopy_e
 	if (r < 0)
 		goto fail;
 	r = ev_timer_add(loop, now + p->setup_timeout, setup_timer_cb, e, &e->setup_timer);
+	if (r == 0)
+		r = ev_timer_add(loop, USEC_INFINITY, qemu_retry_cb, e, &e->qemu_retry);
 	if (r < 0)
 		goto fail;
 	r = open_listeners(e);
@@ -1118,6 +1276,26 @@ int mcopy_engine_new(struct ev_loop *loop, const struct mcopy_params *p, mcopy_e
 	return 0;
 fail:
 	mcopy_engine_free(e);
+	return r;
+}
+
+int mcopy_engine_adopt(struct mcopy_engine *e, int fd, const struct sockaddr *peer, socklen_t len)
+{
+	int r;
+
+	if (!e || fd < 0 || !peer || len == 0 || e->p.role != MCOPY_SERVER) {
+		if (fd >= 0)
+			close(fd);
+		return -EINVAL;
+	}
+	if (e->stopped) {
+		close(fd);
+		return -ECANCELED;
+	}
+	tune_tcp(fd, &e->p);
+	r = conn_new(e, fd, false, peer, 0, 0, ev_loop_now(e->loop));
+	if (r < 0)
+		close(fd);
 	return r;
 }
 
@@ -1169,6 +1347,7 @@ void mcopy_engine_free(struct mcopy_engine *e)
 	}
 	ev_io_del(e->done_io);
 	ev_timer_del(e->setup_timer);
+	ev_timer_del(e->qemu_retry);
 	if (e->done_pipe[0] >= 0)
 		close(e->done_pipe[0]);
 	if (e->done_pipe[1] >= 0)

@@ -260,7 +260,7 @@ static void test_bad_messages(void **state)
 		uint8_t val;
 	} cases[] = {
 		{0, 0x00},                /* magic */
-		{4, 2},                   /* version */
+		{4, 1},                   /* version (1: before BACK frames) */
 		{5, MCOPY_MSG_AUTH},      /* type */
 		{7, MCOPY_HELLO_LEN + 1}, /* length */
 		{MCOPY_HDR_LEN + 9, 64},  /* channel >= MCOPY_CHANNEL_MAX */
@@ -362,8 +362,12 @@ static void test_frames(void **state)
 		{{MCOPY_FRAME_END, 1, 42}, 0},
 		{{MCOPY_FRAME_DONE, 0, 42}, 1},
 		{{MCOPY_FRAME_ABORT, 0, ENOSPC}, 1},
+		{{MCOPY_FRAME_BACK, 1, 0}, 1},
+		{{MCOPY_FRAME_BACK, MCOPY_BACK_MAX, 7}, 1},
+		{{MCOPY_FRAME_BACK, 0, 7}, 0},
+		{{MCOPY_FRAME_BACK, MCOPY_BACK_MAX + 1, 7}, 0},
 		{{0, 0, 0}, 0},
-		{{5, 0, 0}, 0},
+		{{6, 0, 0}, 0},
 	};
 	uint8_t buf[MCOPY_FRAME_HDR_LEN];
 	struct mcopy_frame out, sentinel;
@@ -391,6 +395,40 @@ static void test_frames(void **state)
 	assert_int_equal(mcopy_frame_encode(&cases[0].f, buf, sizeof(buf) - 1), -EINVAL);
 }
 
+/* A shared listener routes on the HELLO's migration id before any handshake:
+ * the id of a real HELLO, -EAGAIN until it is whole, -MCOPY_EBADMSG for
+ * anything else (another message, version, length or magic). */
+static void test_hello_peek(void **state)
+{
+	uint8_t nc[MCOPY_NONCE_LEN], buf[MCOPY_HELLO_LEN], bad[MCOPY_HELLO_LEN];
+	const uint8_t *out;
+	struct mcopy_hs *c;
+	uint64_t id = 42;
+
+	(void)state;
+	nonce(nc, 1);
+	assert_int_equal(mcopy_hs_new(MCOPY_CLIENT, key, &hello, nc, 0, TIMEOUT, &c), 0);
+	assert_int_equal(mcopy_hs_pending(c, &out), MCOPY_HELLO_LEN);
+	memcpy(buf, out, sizeof(buf));
+	mcopy_hs_free(c);
+	for (size_t n = 0; n < MCOPY_HELLO_LEN; n++) {
+		assert_int_equal(mcopy_hello_peek(buf, n, &id), -EAGAIN);
+		assert_int_equal(id, 42); /* untouched */
+	}
+	assert_int_equal(mcopy_hello_peek(buf, sizeof(buf), &id), 0);
+	assert_true(id == hello.migration_id);
+	for (size_t i = 0; i < MCOPY_HDR_LEN; i++) {
+		memcpy(bad, buf, sizeof(bad));
+		bad[i] ^= 0x01;
+		id = 42;
+		assert_int_equal(mcopy_hello_peek(bad, sizeof(bad), &id), -MCOPY_EBADMSG);
+		assert_int_equal(id, 42);
+	}
+	/* the header decides at once: no waiting for 56 bytes of garbage */
+	assert_int_equal(mcopy_hello_peek((const uint8_t *)"GET / HTTP/1.0\r\n", 16, &id), -MCOPY_EBADMSG);
+	assert_int_equal(mcopy_hello_peek(NULL, 0, &id), -EINVAL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -405,6 +443,7 @@ int main(void)
 		cmocka_unit_test(test_deadline),
 		cmocka_unit_test(test_api_edges),
 		cmocka_unit_test(test_frames),
+		cmocka_unit_test(test_hello_peek),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
