@@ -27,7 +27,7 @@ t0=$EPOCHREALTIME
 sb_up --nodes 2 --libvirt
 echo "sandbox up with libvirt: $(sb_ms_between "$t0" "$EPOCHREALTIME") ms"
 
-sb guest-start n1 vm1 --mem "$MEM" --dirty-mb 64 --dirty-rate 100 || sb_fail "guest-start failed"
+sb guest-start n1 vm1 --mem "$MEM" --dirty-mb 48 --dirty-rate 100 || sb_fail "guest-start failed"
 t0=$EPOCHREALTIME
 read -r tick boot errs bad < <(sb_guest_wait_tick n1 vm1 3 60) || sb_fail "the guest did not reach TICK 3 on n1"
 echo "guest on n1: TICK $tick after $(sb_ms_between "$t0" "$EPOCHREALTIME") ms, boot id $boot"
