@@ -354,3 +354,15 @@ it_splitbrain_stop() {
 	[ -z "$leases" ] || sb_fail "split brain: a guest found its lease held by another instance:$leases"
 	echo "splitbrain: no VM on two nodes, no lease conflict"
 }
+
+# it_expect_fail NODE EXIT WANT-TEXT ARGS...: clusterctl ARGS on NODE must
+# exit EXIT and say WANT-TEXT (a bad request refused with a clear error)
+it_expect_fail() {
+	local node=$1 want_rc=$2 want=$3 out rc
+	shift 3
+	out=$(it_ctl "$node" "$@" 2>&1)
+	rc=$?
+	[ $rc = "$want_rc" ] || sb_fail "clusterctl $*: exit $rc, want $want_rc ($out)"
+	grep -q -- "$want" <<<"$out" || sb_fail "clusterctl $*: '$out' does not say '$want'"
+	echo "  refused as it should: clusterctl $*: $out"
+}

@@ -40,15 +40,6 @@ placement() {
 	echo
 }
 
-expect_fail() { # NODE EXIT WANT-TEXT ARGS...
-	local node=$1 want_rc=$2 want=$3 out rc
-	shift 3
-	out=$(it_ctl "$node" "$@" 2>&1)
-	rc=$?
-	[ $rc = "$want_rc" ] || sb_fail "clusterctl $*: exit $rc, want $want_rc ($out)"
-	grep -q -- "$want" <<<"$out" || sb_fail "clusterctl $*: '$out' does not say '$want'"
-	echo "  as it should: clusterctl $*: exit $rc: $out"
-}
 
 # every migration of drain $1 has ended, on every node; prints them
 drain_migs() { it_json "$2" migrations "[.migrations[] | select(.drain == \"$1\")]"; }
@@ -149,7 +140,7 @@ applied=$(grep -n "cluster: node n1: draining -> none" < <(tail -n "+$((mark1 + 
 [ -n "$applied" ] || sb_fail "n1's log does not show the abort applied (draining -> none)"
 it_assert_no n1 "drain of n1: vm. -> " $((mark1 + applied)) "the coordinator (n1) ordered a drain migration after the abort"
 
-expect_fail n3 1 "is not draining" drain --abort n1
+it_expect_fail n3 1 "is not draining" drain --abort n1
 
 # --wait --timeout 1: the drain goes on past the timeout; then abort it too
 out=$(it_ctl n3 drain --wait n1 --timeout 1 2>&1)

@@ -21,21 +21,12 @@ for g in a b c; do
 done
 it_wait_json n3 vms '[.vms[] | select(.node == "n1")] | length' 3 20 || sb_fail "n3 does not list 3 VMs on n1"
 
-expect_fail() { # NODE EXIT WANT-TEXT ARGS...
-	local node=$1 want_rc=$2 want=$3 out rc
-	shift 3
-	out=$(it_ctl "$node" "$@" 2>&1)
-	rc=$?
-	[ $rc = "$want_rc" ] || sb_fail "clusterctl $*: exit $rc, want $want_rc ($out)"
-	grep -q -- "$want" <<<"$out" || sb_fail "clusterctl $*: '$out' does not say '$want'"
-	echo "  refused as it should: clusterctl $*: $out"
-}
-expect_fail n3 1 "no node named 'n9'" drain n9
-expect_fail n3 1 "is not draining" drain --abort n2
-expect_fail n3 2 "usage" drain
-expect_fail n3 2 "usage" undrain n1 n2
-expect_fail n3 2 "go with migrate and drain" undrain n1 --wait
-expect_fail n3 2 "goes with drain" migrate vma n2 --abort
+it_expect_fail n3 1 "no node named 'n9'" drain n9
+it_expect_fail n3 1 "is not draining" drain --abort n2
+it_expect_fail n3 2 "usage" drain
+it_expect_fail n3 2 "usage" undrain n1 n2
+it_expect_fail n3 2 "go with migrate and drain" undrain n1 --wait
+it_expect_fail n3 2 "goes with drain" migrate vma n2 --abort
 
 for g in a b c; do read -r last[$g] _ < <(sb_guest_tick n1 "vm$g"); done
 mark2=$(sb_log_lines n2) mark3=$(sb_log_lines n3)
@@ -80,7 +71,7 @@ done
 [ "$(it_json n1 vms '[.vms[] | .node] | unique | length')" = 2 ] || sb_fail "the VMs were not spread over n2 and n3"
 
 # a drained node takes nothing; drain again is a no-op
-expect_fail n2 1 "n1 takes no VMs now: drained" migrate vma n1
+it_expect_fail n2 1 "n1 takes no VMs now: drained" migrate vma n1
 out=$(it_ctl n2 drain n1 2>&1) || sb_fail "drain of a drained node failed: $out"
 grep -q "already" <<<"$out" || sb_fail "drain of a drained node did not say already: $out"
 it_ctl n1 nodes | sed 's/^/  | /'

@@ -16,22 +16,13 @@ it_wait_json n2 vms '[.vms[] | select(.name == "vm1") | .ha]' '[false]' 20 || sb
 uuid=$(it_json n1 vms '.vms[] | select(.name == "vm1") | .uuid' | tr -d '"')
 regfile() { echo "$SANDBOX_DIR/$1/lib/ha-registry"; }
 
-expect_fail() { # NODE EXIT WANT-TEXT ARGS...
-	local node=$1 want_rc=$2 want=$3 out rc
-	shift 3
-	out=$(it_ctl "$node" "$@" 2>&1)
-	rc=$?
-	[ $rc = "$want_rc" ] || sb_fail "clusterctl $*: exit $rc, want $want_rc ($out)"
-	grep -q -- "$want" <<<"$out" || sb_fail "clusterctl $*: '$out' does not say '$want'"
-	echo "  refused as it should: clusterctl $*: $out"
-}
-expect_fail n2 1 "no VM named 'nope'" ha add nope
-expect_fail n2 1 "no node named 'n9'" ha add vm1 --prefer n9
-expect_fail n2 1 "both preferred and forbidden" ha add vm1 --prefer n3 --forbid n3
-expect_fail n2 1 "is not HA" ha remove vm1
-expect_fail n2 2 "usage" ha frob vm1
-expect_fail n2 2 "go with ha add" ha remove vm1 --priority 3
-expect_fail n2 2 "integer in -1000..1000" ha add vm1 --priority lots
+it_expect_fail n2 1 "no VM named 'nope'" ha add nope
+it_expect_fail n2 1 "no node named 'n9'" ha add vm1 --prefer n9
+it_expect_fail n2 1 "both preferred and forbidden" ha add vm1 --prefer n3 --forbid n3
+it_expect_fail n2 1 "is not HA" ha remove vm1
+it_expect_fail n2 2 "usage" ha frob vm1
+it_expect_fail n2 2 "go with ha add" ha remove vm1 --priority 3
+it_expect_fail n2 2 "integer in -1000..1000" ha add vm1 --priority lots
 
 out=$(it_ctl n2 ha add vm1 --priority 5 --prefer n3 --forbid n2 2>&1) || sb_fail "ha add vm1 failed: $out"
 echo "  $out"
