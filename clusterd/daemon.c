@@ -991,8 +991,9 @@ static usec_t evac_prepare(struct ev_loop *loop, usec_t now, void *userdata)
 		for (size_t x = 0; x < d->cfg->n_nodes && !m.source; x++)
 			if (!cl_cluster_is_member(d->cluster, d->cfg->nodes[x].id))
 				m.source = d->cfg->nodes[x].id;
-		if (!m.source || m.source == m.target)
-			m.source = m.target == 1 ? 2 : 1; /* the field may not be 0 or the target */
+		/* the field may not be 0 or the target: any other configured node */
+		for (size_t x = 0; x < d->cfg->n_nodes && (!m.source || m.source == m.target); x++)
+			m.source = d->cfg->nodes[x].id;
 		memcpy(m.uuid, o->uuid, sizeof(m.uuid));
 		memcpy(m.name, o->name, sizeof(m.name));
 		r = send_migrate(d, &m);
