@@ -230,22 +230,33 @@ static void add_reason(char *buf, size_t len, const char *fmt, ...)
 	va_end(ap);
 }
 
-struct cand {
-	struct mig_vm vm;
-	char uuid[CLM_VM_UUID_LEN];
-	uint32_t exclude[CFG_MAX_NODES];
-	size_t n_exclude;
-};
-
-static int cand_cmp(const void *a, const void *b)
+int drain_cand_cmp(const void *a, const void *b)
 {
-	const struct mig_vm *x = &((const struct cand *)a)->vm, *y = &((const struct cand *)b)->vm;
+	const struct mig_vm *x = &((const struct drain_cand *)a)->vm,
+			    *y = &((const struct drain_cand *)b)->vm;
 
 	if (x->priority != y->priority)
 		return x->priority > y->priority ? -1 : 1;
 	if (x->mem_kib != y->mem_kib)
 		return x->mem_kib > y->mem_kib ? -1 : 1;
 	return strcmp(x->name, y->name);
+}
+
+bool drain_place(const struct drain_cand *k, struct mig_node *nodes, size_t n_nodes, uint32_t source,
+		 struct mig_placement *pl)
+{
+	*pl = (struct mig_placement){.why = MIG_NO_TARGET};
+	if (mig_plan(&k->vm, 1, nodes, n_nodes, source, k->exclude, k->n_exclude, pl) < 0 ||
+	    pl->why != MIG_PLACED)
+		return false;
+	for (size_t j = 0; j < n_nodes; j++)
+		if (nodes[j].id == pl->target) {
+			nodes[j].free_mem_kib -= k->vm.mem_kib;
+			nodes[j].free_vcpus =
+				nodes[j].free_vcpus > k->vm.vcpus ? nodes[j].free_vcpus - k->vm.vcpus : 0;
+			nodes[j].n_vms++;
+		}
+	return true;
 }
 
 /* Capacity of every node as a target for `source`, with what is already
@@ -340,7 +351,7 @@ static void step_node(struct drain_planner *p, const struct cl_cluster *c, uint3
 	const struct cl_migration *migs;
 	size_t n_migs = cl_cluster_migrations(c, &migs), n_vms, n_nodes, n_cand = 0, placed = 0, moving = 0;
 	const struct clm_vm *vms;
-	struct cand *cand;
+	struct drain_cand *cand;
 	struct mig_node nodes[CFG_MAX_NODES];
 	char why[CFG_MAX_NODES][80], reason[CLM_REASON_MAX] = "";
 	bool up, known;
@@ -359,7 +370,7 @@ static void step_node(struct drain_planner *p, const struct cl_cluster *c, uint3
 		const char *last = "";
 		size_t fails = 0;
 		bool busy = was_asked(p, vm->uuid);
-		struct cand *k;
+		struct drain_cand *k;
 
 		if (!movable(vm))
 			continue;
@@ -374,7 +385,7 @@ static void step_node(struct drain_planner *p, const struct cl_cluster *c, uint3
 			continue;
 		}
 		k = &cand[n_cand];
-		*k = (struct cand){0};
+		*k = (struct drain_cand){0};
 		for (size_t m = 0; m < n_migs; m++) {
 			const char *w;
 
@@ -402,7 +413,7 @@ static void step_node(struct drain_planner *p, const struct cl_cluster *c, uint3
 			p->prefs(p->prefs_ud, vm->uuid, &k->vm);
 		n_cand++;
 	}
-	qsort(cand, n_cand, sizeof(*cand), cand_cmp);
+	qsort(cand, n_cand, sizeof(*cand), drain_cand_cmp);
 	{
 		struct mig_flow waiting[CL_MAX_MIGRATIONS];
 		size_t idx[CL_MAX_MIGRATIONS], n_wait = 0, n_start;
@@ -412,11 +423,9 @@ static void step_node(struct drain_planner *p, const struct cl_cluster *c, uint3
 		size_t which[CL_MAX_MIGRATIONS];
 
 		for (size_t i = 0; i < n_cand; i++) {
-			struct mig_placement pl = {.why = MIG_NO_TARGET};
+			struct mig_placement pl;
 
-			if (mig_plan(&cand[i].vm, 1, nodes, n_nodes, src, cand[i].exclude, cand[i].n_exclude,
-				     &pl) < 0 ||
-			    pl.why != MIG_PLACED) {
+			if (!drain_place(&cand[i], nodes, n_nodes, src, &pl)) {
 				if (pl.why == MIG_NO_TARGET) {
 					char all[CLM_REASON_MAX] = "";
 
@@ -441,14 +450,6 @@ static void step_node(struct drain_planner *p, const struct cl_cluster *c, uint3
 				continue;
 			}
 			placed++;
-			for (size_t j = 0; j < n_nodes; j++)
-				if (nodes[j].id == pl.target) {
-					nodes[j].free_mem_kib -= cand[i].vm.mem_kib;
-					nodes[j].free_vcpus = nodes[j].free_vcpus > cand[i].vm.vcpus
-								      ? nodes[j].free_vcpus - cand[i].vm.vcpus
-								      : 0;
-					nodes[j].n_vms++;
-				}
 			if (n_wait < CL_MAX_MIGRATIONS) {
 				waiting[n_wait] = (struct mig_flow){.source = src, .target = pl.target};
 				which[n_wait++] = i;
@@ -458,7 +459,7 @@ static void step_node(struct drain_planner *p, const struct cl_cluster *c, uint3
 		for (size_t s = 0; s < n_start && out->n_orders < CL_MAX_MIGRATIONS &&
 				   p->n_asked < CL_MAX_MIGRATIONS && *n_flows < 2 * CL_MAX_MIGRATIONS;
 		     s++) {
-			const struct cand *k = &cand[which[idx[s]]];
+			const struct drain_cand *k = &cand[which[idx[s]]];
 			struct drain_order *o = &out->orders[out->n_orders++];
 
 			*o = (struct drain_order){

@@ -84,6 +84,25 @@ bool drain_target_ok(const struct cl_cluster *c, const struct cfg *cfg, uint32_t
 size_t drain_capacities(const struct cl_cluster *c, const struct cfg *cfg, uint32_t source,
 			struct mig_node *nodes, char (*why)[80]);
 
+/* A VM to place, with the nodes it must not go to (its failed attempts). */
+struct drain_cand {
+	struct mig_vm vm;
+	char uuid[CLM_VM_UUID_LEN];
+	uint32_t exclude[CFG_MAX_NODES];
+	size_t n_exclude;
+};
+
+/* qsort order of candidates: priority, then larger memory, then name (as
+ * mig_plan orders a batch: candidates are placed one by one because each
+ * has its own exclusions). */
+int drain_cand_cmp(const void *a, const void *b);
+
+/* Place one candidate among nodes (drain_capacities) and debit the chosen
+ * node's memory, vCPUs and VM count, so the next candidate sees what is
+ * left. false and pl->why when it cannot be placed. */
+bool drain_place(const struct drain_cand *k, struct mig_node *nodes, size_t n_nodes, uint32_t source,
+		 struct mig_placement *pl);
+
 /* The network a migration source -> target should use: the migration
  * network, or the fallback when the migration link is DOWN in either view
  * and the fallback's is not. -1 (and *ret_why) when there is none. */

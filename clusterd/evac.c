@@ -307,24 +307,6 @@ static void expire_asked(struct evac_planner *p, const struct cl_cluster *c, use
 	p->n_asked = k;
 }
 
-struct cand {
-	struct mig_vm vm;
-	char uuid[CLM_VM_UUID_LEN];
-	uint32_t exclude[CFG_MAX_NODES];
-	size_t n_exclude;
-};
-
-static int cand_cmp(const void *a, const void *b)
-{
-	const struct mig_vm *x = &((const struct cand *)a)->vm, *y = &((const struct cand *)b)->vm;
-
-	if (x->priority != y->priority)
-		return x->priority > y->priority ? -1 : 1;
-	if (x->mem_kib != y->mem_kib)
-		return x->mem_kib > y->mem_kib ? -1 : 1;
-	return strcmp(x->name, y->name);
-}
-
 /* Restart the HA VMs no member lists. Only called when every absent node
  * is fenced and every member's inventory is known. */
 static void restarts(struct evac_planner *p, const struct cl_cluster *c, usec_t now, struct evac_out *out)
@@ -341,7 +323,7 @@ static void restarts(struct evac_planner *p, const struct cl_cluster *c, usec_t 
 	struct mig_limits lim = {.per_source = CL_MAX_MIGRATIONS, /* the source is gone */
 				 .per_target = cfg->migration.max_concurrent,
 				 .cluster = cfg->migration.max_cluster};
-	struct cand *cand;
+	struct drain_cand *cand;
 
 	if (n_ha == 0)
 		return;
@@ -355,7 +337,7 @@ static void restarts(struct evac_planner *p, const struct cl_cluster *c, usec_t 
 		flows[n_flows++] = (struct mig_flow){.source = 0, .target = p->asked[i].target};
 	for (size_t e = 0; e < n_ha; e++) {
 		const struct ha_vm *h = ha_registry_list(reg, e);
-		struct cand *k = &cand[n_cand];
+		struct drain_cand *k = &cand[n_cand];
 		const char *last = "";
 		size_t fails = 0;
 		bool busy = false;
@@ -364,7 +346,7 @@ static void restarts(struct evac_planner *p, const struct cl_cluster *c, usec_t 
 			continue;
 		for (size_t i = 0; i < p->n_asked && !busy; i++)
 			busy = strcmp(p->asked[i].uuid, h->uuid) == 0;
-		*k = (struct cand){0};
+		*k = (struct drain_cand){0};
 		for (size_t m = 0; m < n_migs && !busy; m++) {
 			const char *w;
 
@@ -406,14 +388,12 @@ static void restarts(struct evac_planner *p, const struct cl_cluster *c, usec_t 
 		}
 		n_cand++;
 	}
-	qsort(cand, n_cand, sizeof(*cand), cand_cmp);
+	qsort(cand, n_cand, sizeof(*cand), drain_cand_cmp);
 	n_nodes = drain_capacities(c, cfg, 0, nodes, why);
 	for (size_t i = 0; i < n_cand; i++) {
-		struct mig_placement pl = {.why = MIG_NO_TARGET};
+		struct mig_placement pl;
 
-		if (mig_plan(&cand[i].vm, 1, nodes, n_nodes, 0, cand[i].exclude, cand[i].n_exclude, &pl) <
-			    0 ||
-		    pl.why != MIG_PLACED) {
+		if (!drain_place(&cand[i], nodes, n_nodes, 0, &pl)) {
 			size_t off = strlen(text);
 			snprintf(text + off, sizeof(text) - off, "%s%s: %s", off ? "; " : "", cand[i].vm.name,
 				 mig_unplaced_str(pl.why));
@@ -421,14 +401,6 @@ static void restarts(struct evac_planner *p, const struct cl_cluster *c, usec_t 
 			continue;
 		}
 		placed++;
-		for (size_t j = 0; j < n_nodes; j++)
-			if (nodes[j].id == pl.target) {
-				nodes[j].free_mem_kib -= cand[i].vm.mem_kib;
-				nodes[j].free_vcpus = nodes[j].free_vcpus > cand[i].vm.vcpus
-							      ? nodes[j].free_vcpus - cand[i].vm.vcpus
-							      : 0;
-				nodes[j].n_vms++;
-			}
 		if (n_wait < CL_MAX_MIGRATIONS) {
 			waiting[n_wait] = (struct mig_flow){.source = 0, .target = pl.target};
 			which[n_wait++] = i;
@@ -437,7 +409,7 @@ static void restarts(struct evac_planner *p, const struct cl_cluster *c, usec_t 
 	n_start = mig_schedule(flows, n_flows, waiting, n_wait, &lim, idx);
 	for (size_t s = 0; s < n_start && out->n_starts < CL_MAX_MIGRATIONS && p->n_asked < CL_MAX_MIGRATIONS;
 	     s++) {
-		const struct cand *k = &cand[which[idx[s]]];
+		const struct drain_cand *k = &cand[which[idx[s]]];
 		struct drain_order *o = &out->starts[out->n_starts++];
 
 		*o = (struct drain_order){.source = 0, .target = waiting[idx[s]].target};

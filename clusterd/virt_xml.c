@@ -33,6 +33,20 @@ static bool no_domain(void)
 	return e && e->code == VIR_ERR_NO_DOMAIN;
 }
 
+/* A one-shot connection, libvirt's own error printing silenced; NULL and
+ * why[] when it cannot connect. */
+static virConnectPtr open_conn(const char *uri, char *why, size_t why_len)
+{
+	virConnectPtr conn;
+
+	virSetErrorFunc(NULL, silence);
+	conn = virConnectOpen(uri);
+	if (!conn)
+		snprintf(why, why_len, "cannot connect to libvirt at %s: %s", uri ? uri : "the default URI",
+			 last_error());
+	return conn;
+}
+
 int virt_domain_xml(const char *uri, const char *domain, char **ret_xml, char *why, size_t why_len)
 {
 	virConnectPtr conn;
@@ -42,13 +56,9 @@ int virt_domain_xml(const char *uri, const char *domain, char **ret_xml, char *w
 
 	if (!domain || !*domain || !ret_xml || !why || why_len == 0)
 		return -EINVAL;
-	virSetErrorFunc(NULL, silence);
-	conn = virConnectOpen(uri);
-	if (!conn) {
-		snprintf(why, why_len, "cannot connect to libvirt at %s: %s", uri ? uri : "the default URI",
-			 last_error());
+	conn = open_conn(uri, why, why_len);
+	if (!conn)
 		return -ENOTCONN;
-	}
 	/* a uuid first (libvirt parses it), then a name; a name that merely
 	 * looks like a uuid still works */
 	dom = virDomainLookupByUUIDString(conn, domain);
@@ -84,13 +94,9 @@ int virt_domain_create(const char *uri, const char *xml, char *why, size_t why_l
 
 	if (!xml || !why || why_len == 0)
 		return -EINVAL;
-	virSetErrorFunc(NULL, silence);
-	conn = virConnectOpen(uri);
-	if (!conn) {
-		snprintf(why, why_len, "cannot connect to libvirt at %s: %s", uri ? uri : "the default URI",
-			 last_error());
+	conn = open_conn(uri, why, why_len);
+	if (!conn)
 		return -ENOTCONN;
-	}
 	/* transient: libvirt never autostarts it, so a node coming back after a
 	 * fence cannot start a second copy on its own */
 	dom = virDomainCreateXML(conn, xml, VIR_DOMAIN_NONE);
@@ -112,13 +118,9 @@ int virt_domain_destroy(const char *uri, const char *uuid, char *why, size_t why
 
 	if (!uuid || !why || why_len == 0)
 		return -EINVAL;
-	virSetErrorFunc(NULL, silence);
-	conn = virConnectOpen(uri);
-	if (!conn) {
-		snprintf(why, why_len, "cannot connect to libvirt at %s: %s", uri ? uri : "the default URI",
-			 last_error());
+	conn = open_conn(uri, why, why_len);
+	if (!conn)
 		return -ENOTCONN;
-	}
 	dom = virDomainLookupByUUIDString(conn, uuid);
 	if (!dom) {
 		r = no_domain() ? 0 : -EIO; /* gone already: done */

@@ -15,6 +15,8 @@
 
 #include <cmocka.h>
 
+#include "tests/unit/cluster-fixture.h"
+
 #include "clusterd/cluster.h"
 #include "clusterd/status.h"
 
@@ -41,37 +43,8 @@ static void record(const struct cl_event *ev, void *ud)
 
 static int setup(void **state)
 {
-	char path[256], key[256];
-	struct cfg_errors errs;
-	FILE *f;
-
-	if (!mkdtemp(dir))
-		return -1;
-	snprintf(key, sizeof(key), "%s/key", dir);
-	f = fopen(key, "w");
-	fprintf(f, "0123456789abcdef0123456789abcdef");
-	fclose(f);
-	snprintf(path, sizeof(path), "%s/c.conf", dir);
-	f = fopen(path, "w");
-	fprintf(f,
-		"cluster = { name = \"t\"; key_file = \"key\"; };\n"
-		"networks = ( { name = \"management\"; role = \"management\"; subnet = \"10.99.3.0/24\"; },\n"
-		"  { name = \"cluster\"; role = \"cluster\"; subnet = \"10.99.1.0/24\"; },\n"
-		"  { name = \"migration\"; role = \"migration\"; subnet = \"10.99.2.0/24\"; } );\n"
-		"nodes = (\n");
-	for (int i = 1; i <= N; i++)
-		fprintf(f,
-			"  { id = %d; name = \"n%d\"; addresses = { management = \"10.99.3.%d\"; cluster = "
-			"\"10.99.1.%d\"; migration = \"10.99.2.%d\"; }; }%s\n",
-			i, i, i, i, i, i < N ? "," : "");
-	fprintf(f, ");\n");
-	fclose(f);
-	if (cfg_load(path, &cfg, &errs) < 0) {
-		for (size_t i = 0; i < errs.n; i++)
-			fprintf(stderr, "%s\n", errs.v[i].msg);
-		return -1;
-	}
-	return 0;
+	cfg = fixture_cfg(dir, N, NULL);
+	return cfg ? 0 : -1;
 }
 
 static int teardown(void **state)

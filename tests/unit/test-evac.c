@@ -18,6 +18,8 @@
 
 #include <cmocka.h>
 
+#include "tests/unit/cluster-fixture.h"
+
 #include "clusterd/cluster.h"
 #include "clusterd/evac.h"
 #include "clusterd/ha.h"
@@ -33,37 +35,12 @@ static char dir[] = "/tmp/test-evac.XXXXXX";
 
 static int setup(void **state)
 {
-	char path[256], key[256];
-	struct cfg_errors errs;
-	FILE *f;
-
-	if (!mkdtemp(dir))
-		return -1;
-	snprintf(key, sizeof(key), "%s/key", dir);
-	f = fopen(key, "w");
-	fprintf(f, "0123456789abcdef0123456789abcdef");
-	fclose(f);
-	snprintf(path, sizeof(path), "%s/c.conf", dir);
-	f = fopen(path, "w");
-	fprintf(f,
-		"cluster = { name = \"t\"; key_file = \"key\"; };\n"
-		"networks = ( { name = \"management\"; role = \"management\"; subnet = \"10.99.3.0/24\"; },\n"
-		"  { name = \"cluster\"; role = \"cluster\"; subnet = \"10.99.1.0/24\"; },\n"
-		"  { name = \"migration\"; role = \"migration\"; subnet = \"10.99.2.0/24\"; } );\n"
+	cfg = fixture_cfg(
+		dir, N,
 		"fencing = { self_fence_ms = 4000; isolation_grace_ms = 1000; quarantine_failures = 2;\n"
 		"  quarantine_window_s = 600; quarantine_s = 60; };\n"
-		"migration = { max_concurrent = 1; };\n"
-		"nodes = (\n");
-	for (int i = 1; i <= N; i++)
-		fprintf(f,
-			"  { id = %d; name = \"n%d\"; addresses = { management = \"10.99.3.%d\"; cluster = "
-			"\"10.99.1.%d\"; migration = \"10.99.2.%d\"; }; }%s\n",
-			i, i, i, i, i, i < N ? "," : "");
-	fprintf(f, ");\n");
-	fclose(f);
-	if (cfg_load(path, &cfg, &errs) < 0)
-		return -1;
-	return 0;
+		"migration = { max_concurrent = 1; };\n");
+	return cfg ? 0 : -1;
 }
 
 static int teardown(void **state)
