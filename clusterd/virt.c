@@ -136,7 +136,13 @@ static int on_lifecycle(virConnectPtr conn, virDomainPtr dom, int event, int det
 			return 0;
 		snprintf(d.name, sizeof(d.name), "%s", virDomainGetName(dom) ? virDomainGetName(dom) : "?");
 		gone = true;
-	} else if (event == VIR_DOMAIN_EVENT_STOPPED && !d.persistent) {
+	} else if (event == VIR_DOMAIN_EVENT_STOPPED &&
+		   (!d.persistent || detail == VIR_DOMAIN_EVENT_STOPPED_MIGRATED)) {
+		/* a domain migrated away is not here any more. libvirt undefines
+		 * the source (VIR_MIGRATE_UNDEFINE_SOURCE) after this event without
+		 * an UNDEFINED event of its own, so when we look before it has,
+		 * the domain would stay listed "shut off" here until the next
+		 * full listing: a VM seen on two nodes. */
 		gone = true;
 	}
 	inventory_put(v, &d, gone);

@@ -26,7 +26,8 @@ static void quiet(void *ud, virErrorPtr e)
 struct watch {
 	const char *src, *dom_uuid;
 	unsigned period_ms;
-	sigset_t sigs; /* SIGUSR1, blocked in every thread, taken here */
+	sigset_t sigs; /* SIGUSR1 (abort) and SIGUSR2 (wake up: done), blocked in
+			* every thread, taken here */
 	volatile int done;
 };
 
@@ -43,8 +44,12 @@ static void *watch_job(void *arg)
 		int n = 0, type;
 		unsigned long long processed = 0, remaining = 0, total = 0, dirty = 0, iteration = 0;
 
-		/* wait for the period or an abort request, whichever first */
-		if (sigtimedwait(&w->sigs, NULL, &ts) == SIGUSR1) {
+		/* wait for the period, an abort request or the end, whichever first */
+		int sig = sigtimedwait(&w->sigs, NULL, &ts);
+
+		if (w->done)
+			break;
+		if (sig == SIGUSR1) {
 			if (dom && virDomainAbortJob(dom) == 0)
 				printf("abort requested\n");
 			fflush(stdout);
@@ -110,6 +115,7 @@ int main(int argc, char **argv)
 		{"auto-converge", no_argument, NULL, 'a'},
 		{"postcopy", no_argument, NULL, 'P'},
 		{"keep-source", no_argument, NULL, 'k'},
+		{"progress-ms", required_argument, NULL, 'r'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -208,9 +214,11 @@ int main(int argc, char **argv)
 		ret = fail("cannot set the maximum downtime");
 		goto out;
 	}
-	/* SIGUSR1 is taken by the watcher thread only (blocked here and inherited) */
+	/* SIGUSR1 and SIGUSR2 are taken by the watcher thread only (blocked here
+	 * and inherited) */
 	sigemptyset(&w.sigs);
 	sigaddset(&w.sigs, SIGUSR1);
+	sigaddset(&w.sigs, SIGUSR2);
 	pthread_sigmask(SIG_BLOCK, &w.sigs, NULL);
 	if (progress_ms && virDomainGetUUIDString(dom, uuid) == 0) {
 		w = (struct watch){
@@ -218,10 +226,13 @@ int main(int argc, char **argv)
 		watching = pthread_create(&watcher, NULL, watch_job, &w) == 0;
 	}
 	r = virDomainMigrateToURI3(dom, dst, params, (unsigned)nparams, flags);
-	/* the verdict must be the last line: stop the watcher first */
+	/* the verdict must be the last line: stop the watcher first, waking it
+	 * now rather than at the end of its period (up to progress-ms later) */
 	w.done = 1;
-	if (watching)
+	if (watching) {
+		pthread_kill(watcher, SIGUSR2);
 		pthread_join(watcher, NULL);
+	}
 	watching = false;
 	if (r < 0) {
 		ret = fail("migration failed");
