@@ -65,6 +65,7 @@ struct cl_daemon {
 	struct evac_out *evac_out;
 	bool evac_due;
 	usec_t evac_next;
+	usec_t suspect_poll; /* look again at a member seen dead by the heartbeat only (0: none) */
 	char evac_said[CFG_MAX_NODES + 1]
 		      [CLM_REASON_MAX]; /* last status line logged, per node (0: restarts) */
 	struct fence_run *agent_run[CFG_MAX_NODES];
@@ -201,6 +202,7 @@ static void on_hb_event(const struct hb_event *ev, void *userdata)
 						      (enum hb_node_health)ev->new_state, ev->now);
 		}
 	describe_links(d, ev->node_id, links, sizeof(links));
+	d->evac_due = true; /* a node seen dead may be fenced early (evac_set_suspect) */
 	if (ev->new_state == HB_NODE_DOWN || ev->new_state == HB_NODE_DEGRADED)
 		log_warn("node %s: %s -> %s (%s)", node_name(d, ev->node_id),
 			 hb_node_health_name(ev->old_state), hb_node_health_name(ev->new_state), links);
@@ -942,6 +944,33 @@ static int send_fence(struct cl_daemon *d, uint32_t node, enum clm_fence_how how
 	return len < 0 ? len : multicast(d, buf, (size_t)len);
 }
 
+/* While a member is DOWN by our heartbeat but corosync's links to it are
+ * still connected, look again this often. */
+#define SUSPECT_POLL_USEC (50 * USEC_PER_MSEC)
+
+/* Tell the planner which members we see dead by both our heartbeat (DOWN on
+ * every link) and corosync's knet links (all disconnected). Returns true
+ * when one is dead by the heartbeat only: worth another look soon. */
+static bool update_suspects(struct cl_daemon *d)
+{
+	bool pending = false;
+
+	for (size_t x = 0; x < d->cfg->n_nodes; x++) {
+		uint32_t id = d->cfg->nodes[x].id;
+		bool suspect = false;
+
+		if (id != d->local_id && cl_cluster_is_member(d->cluster, id) &&
+		    peer_health(d, id) == HB_NODE_DOWN) {
+			int k = cs_client_knet_connected(d->cs, id);
+
+			suspect = k == 0;
+			pending |= k == 1; /* may flip soon; unknown (<0) stays unsuspected */
+		}
+		evac_set_suspect(d->evac, id, suspect);
+	}
+	return pending;
+}
+
 /* Failures are acted on quickly (every step's decision waits for its
  * multicast to come back anyway); the coalescing only batches a burst. */
 #define EVAC_COALESCE_USEC (10 * USEC_PER_MSEC)
@@ -959,13 +988,18 @@ static usec_t evac_prepare(struct ev_loop *loop, usec_t now, void *userdata)
 		d->evac_due = false;
 		return USEC_INFINITY;
 	}
+	if (d->suspect_poll && now >= d->suspect_poll)
+		d->evac_due = true;
 	next = evac_next_deadline(d->evac);
+	if (d->suspect_poll && d->suspect_poll < next)
+		next = d->suspect_poll;
 	if (!d->evac_due && now < next && now < d->evac_next + DRAIN_IDLE_USEC)
 		return next < d->evac_next + DRAIN_IDLE_USEC ? next : d->evac_next + DRAIN_IDLE_USEC;
 	if (now < d->evac_next)
 		return d->evac_next;
 	d->evac_due = false;
 	d->evac_next = now + EVAC_COALESCE_USEC;
+	d->suspect_poll = update_suspects(d) ? now + SUSPECT_POLL_USEC : 0;
 	evac_step(d->evac, d->cluster, now, out);
 	for (size_t i = 0; i < out->n_run_agent; i++)
 		run_agent(d, out->run_agent[i], now);
@@ -1024,6 +1058,8 @@ static usec_t evac_prepare(struct ev_loop *loop, usec_t now, void *userdata)
 			 st[i].node ? ": " : "", st[i].text);
 	}
 	next = evac_next_deadline(d->evac);
+	if (d->suspect_poll && d->suspect_poll < next)
+		next = d->suspect_poll;
 	return next < d->evac_next + DRAIN_IDLE_USEC ? (next > d->evac_next ? next : d->evac_next)
 						     : d->evac_next + DRAIN_IDLE_USEC;
 }

@@ -15,6 +15,9 @@ enum agent_state { AG_IDLE = 0, AG_RUNNING, AG_FAILED, AG_GAVE_UP };
 struct node_mem {
 	enum agent_state agent;
 	bool agent_ok; /* the last run succeeded: publish FENCED (agent) */
+	bool suspect;  /* seen dead, still a member (evac_set_suspect) */
+	bool early;    /* the agent run (running or done) started on suspicion */
+	bool early_tried;
 	unsigned attempts;
 	usec_t retry_at;
 	char agent_why[CLM_REASON_MAX];
@@ -80,6 +83,14 @@ void evac_planner_reset(struct evac_planner *p)
 	p->next = USEC_INFINITY;
 }
 
+void evac_set_suspect(struct evac_planner *p, uint32_t node, bool suspect)
+{
+	int x = cfg_node_by_id(p->cfg, node);
+
+	if (x >= 0)
+		p->mem[x].suspect = suspect;
+}
+
 void evac_agent_done(struct evac_planner *p, uint32_t node, bool ok, const char *why, usec_t now)
 {
 	int x = cfg_node_by_id(p->cfg, node);
@@ -95,6 +106,13 @@ void evac_agent_done(struct evac_planner *p, uint32_t node, bool ok, const char 
 		m->agent = AG_IDLE; /* the step publishes FENCED (agent) */
 		m->agent_ok = true;
 		m->retry_at = 0;
+		return;
+	}
+	if (m->early) {
+		/* not counted: the failure, once corosync agrees, starts afresh */
+		m->early = false;
+		m->agent = AG_IDLE;
+		m->attempts = 0;
 		return;
 	}
 	m->agent = m->attempts >= EVAC_AGENT_ATTEMPTS ? AG_GAVE_UP : AG_FAILED;
@@ -265,6 +283,51 @@ static bool fenced(struct evac_planner *p, const struct cl_cluster *c, size_t x,
 		      now);
 	say(p, id, "self-fence time passed (publishing)");
 	return false;
+}
+
+/* Member x is suspected dead: with an agent, fence it now (once) if the
+ * members not suspected still hold quorum's votes. Its memory is kept while
+ * suspected or while an agent run is in flight; otherwise a member starts
+ * afresh (a later failure is fenced anew). */
+static void suspected_member(struct evac_planner *p, const struct cl_cluster *c, size_t x, usec_t now,
+			     struct evac_out *out)
+{
+	const struct cfg *cfg = p->cfg;
+	const struct cs_quorum *q = cl_cluster_quorum_info(c);
+	struct node_mem *m = &p->mem[x];
+	uint32_t alive = 0;
+
+	if (!m->suspect) {
+		if (m->agent != AG_RUNNING) {
+			m->agent = AG_IDLE;
+			m->agent_ok = false;
+			m->attempts = 0;
+			m->early = false;
+		}
+		m->early_tried = false;
+		return;
+	}
+	if (cfg->fencing.mode != CFG_FENCE_AGENT || !cfg->fencing.agent[0])
+		return;
+	if (m->agent_ok) {
+		say(p, cfg->nodes[x].id, "seen dead, fenced by the agent; waiting for corosync to agree");
+		return;
+	}
+	if (m->agent == AG_RUNNING) {
+		say(p, cfg->nodes[x].id, "seen dead: fence agent running early");
+		return;
+	}
+	for (size_t i = 0; i < cfg->n_nodes; i++)
+		alive += cl_cluster_is_member(c, cfg->nodes[i].id) && !p->mem[i].suspect;
+	if (m->early_tried || alive < q->quorum || out->n_run_agent == CFG_MAX_NODES)
+		return;
+	out->run_agent[out->n_run_agent++] = cfg->nodes[x].id;
+	m->agent = AG_RUNNING;
+	m->attempts++;
+	m->early = true;
+	m->early_tried = true;
+	m->agent_why[0] = '\0';
+	say(p, cfg->nodes[x].id, "seen dead (heartbeat and corosync's links): fence agent running early");
 }
 
 static bool active(const struct cl_migration *m)
@@ -512,11 +575,7 @@ void evac_step(struct evac_planner *p, const struct cl_cluster *c, usec_t now, s
 			size_t n;
 			bool up, known;
 
-			/* alive: a later failure starts its fencing afresh */
-			p->mem[x].agent = AG_IDLE;
-			p->mem[x].agent_ok = false;
-			p->mem[x].attempts = 0;
-
+			suspected_member(p, c, x, now, out);
 			member_policy(p, c, x, now, out);
 			if (cl_cluster_inventory(c, id, &vms, &n, &up, &known) < 0 || !known || !up) {
 				size_t off = strlen(blind);

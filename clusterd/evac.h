@@ -68,6 +68,17 @@ void evac_planner_free(struct evac_planner *p);
 void evac_planner_reset(struct evac_planner *p);
 void evac_planner_set_prefs(struct evac_planner *p, drain_prefs_cb cb, void *ud);
 
+/* A member this node sees dead by two independent means — its own
+ * heartbeat DOWN on every link, and corosync's links to it (knet) all
+ * disconnected — before corosync has formed the membership without it
+ * (token + consensus later). With a fence agent, the step fences such a
+ * node at once, provided the members seen alive still hold quorum's votes
+ * (so an isolated coordinator never fences the majority); the result is
+ * kept and published as soon as the node is out of the membership. Nothing
+ * is restarted any earlier: that still waits for the quorate membership
+ * without it. Set before each step (false: not, or no longer, suspected). */
+void evac_set_suspect(struct evac_planner *p, uint32_t node, bool suspect);
+
 void evac_step(struct evac_planner *p, const struct cl_cluster *c, usec_t now, struct evac_out *out);
 /* The fence agent run on node finished: ok, or why not. */
 void evac_agent_done(struct evac_planner *p, uint32_t node, bool ok, const char *why, usec_t now);

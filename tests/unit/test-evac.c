@@ -411,6 +411,98 @@ static void test_agent(void **state)
 	cfg->fencing.agent[0] = '\0';
 }
 
+/* n3 seen dead (heartbeat and knet) while still a member: the agent runs
+ * at once, its success is kept and published the moment n3 is out of the
+ * membership — and only then are its VMs restarted. */
+static void test_agent_early(void **state)
+{
+	const uint32_t two[] = {1, 2}, all[] = {1, 2, 3};
+	struct world w;
+
+	cfg->fencing.mode = CFG_FENCE_AGENT;
+	snprintf(cfg->fencing.agent, sizeof(cfg->fencing.agent), "/bin/true");
+	world_up(&w);
+	evac_set_suspect(w.p, 3, true);
+	step(&w);
+	assert_int_equal(w.out.n_run_agent, 1);
+	assert_int_equal(w.out.run_agent[0], 3);
+	assert_non_null(strstr(status_of(&w, 3), "early"));
+	step(&w);
+	assert_int_equal(w.out.n_run_agent, 0); /* running */
+	evac_agent_done(w.p, 3, true, "ok", w.now);
+	step(&w);
+	/* still a member: nothing published, nothing restarted */
+	assert_int_equal(w.out.n_fences + w.out.n_starts + w.out.n_run_agent, 0);
+	assert_non_null(strstr(status_of(&w, 3), "waiting for corosync"));
+	w.now += 500 * MS;
+	members(&w, two, 2, two, 2);
+	step(&w);
+	assert_int_equal(w.out.n_run_agent, 0); /* not run twice */
+	assert_int_equal(w.out.n_fences, 1);
+	assert_int_equal(w.out.fences[0].how, CLM_FENCED_AGENT);
+	assert_int_equal(w.out.n_starts, 0);
+	apply_out(&w);
+	step(&w);
+	assert_int_equal(w.out.n_starts, 2);
+	world_down(&w);
+
+	/* suspicion gone before corosync agreed (it was alive after all): the
+	 * early success is forgotten; a later failure is fenced anew */
+	world_up(&w);
+	evac_set_suspect(w.p, 3, true);
+	step(&w);
+	assert_int_equal(w.out.n_run_agent, 1);
+	evac_agent_done(w.p, 3, true, "ok", w.now);
+	evac_set_suspect(w.p, 3, false);
+	step(&w);
+	members(&w, two, 2, two, 2);
+	step(&w);
+	assert_int_equal(w.out.n_fences, 0);
+	assert_int_equal(w.out.n_run_agent, 1);
+	world_down(&w);
+
+	/* an early failure is not retried early and not counted: once n3 is
+	 * out, the usual attempts follow */
+	world_up(&w);
+	evac_set_suspect(w.p, 3, true);
+	step(&w);
+	assert_int_equal(w.out.n_run_agent, 1);
+	evac_agent_done(w.p, 3, false, "exit status 1", w.now);
+	w.now += 5 * S;
+	step(&w);
+	assert_int_equal(w.out.n_run_agent, 0);
+	members(&w, two, 2, two, 2);
+	for (int i = 0; i < EVAC_AGENT_ATTEMPTS; i++) {
+		step(&w);
+		assert_int_equal(w.out.n_run_agent, 1);
+		evac_agent_done(w.p, 3, false, "exit status 1", w.now);
+		w.now += EVAC_AGENT_RETRY_USEC;
+	}
+	step(&w);
+	assert_int_equal(w.out.n_run_agent, 0);
+	assert_non_null(strstr(status_of(&w, 3), "self-fence wait"));
+	world_down(&w);
+
+	/* the members not suspected are below quorum (we may be the isolated
+	 * one): nobody is fenced early */
+	world_up(&w);
+	evac_set_suspect(w.p, 2, true);
+	evac_set_suspect(w.p, 3, true);
+	step(&w);
+	assert_int_equal(w.out.n_run_agent + w.out.n_fences + w.out.n_starts, 0);
+	world_down(&w);
+
+	/* without an agent, suspicion changes nothing */
+	cfg->fencing.mode = CFG_FENCE_SELF;
+	cfg->fencing.agent[0] = '\0';
+	world_up(&w);
+	evac_set_suspect(w.p, 3, true);
+	step(&w);
+	assert_int_equal(w.out.n_run_agent + w.out.n_fences + w.out.n_starts, 0);
+	members(&w, all, 3, all, 3);
+	world_down(&w);
+}
+
 /* clusterd died on n3 but its corosync runs: n3 stays quorate, never
  * self-fences, so waiting proves nothing: only an admin (or agent) fences. */
 static void test_corosync_alive_never_self_fenced(void **state)
@@ -587,6 +679,7 @@ int main(void)
 		cmocka_unit_test(test_selffence),
 		cmocka_unit_test(test_self_fence_wait_then_restart),
 		cmocka_unit_test(test_agent),
+		cmocka_unit_test(test_agent_early),
 		cmocka_unit_test(test_corosync_alive_never_self_fenced),
 		cmocka_unit_test(test_nothing_without_certainty),
 		cmocka_unit_test(test_starting_node_not_fenced),
