@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* migrate/mcopy_tcp.c: the tcp backend of the copy engine. The caller's loop
+/* migrate/mcopy_tcp.c: the copy engine and its tcp backend. The caller's loop
  * owns listening sockets, connects and handshakes; once every stream of a
  * channel is authenticated, one worker thread moves its data with splice
- * (payload never copied to user space) and reports through a pipe. Never logs. */
+ * (payload never copied to user space) — unframed on a single stream, framed
+ * when striped — or hands the channel to the RDMA data path (mcopy_rdma.c),
+ * and reports through a pipe. Never logs. */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -23,6 +25,7 @@
 #include <unistd.h>
 
 #include "migrate/mcopy.h"
+#include "migrate/mcopy_backend.h"
 #include "migrate/mcopy_stripe.h"
 
 #define PIPE_WANT (1 << 20) /* pipe capacity asked for: the largest frame we cut */
@@ -33,7 +36,9 @@ struct mcopy_engine;
 struct channel {
 	struct mcopy_engine *e;
 	unsigned idx;
-	unsigned streams; /* 0 until known */
+	unsigned streams;  /* 0 until known */
+	uint16_t flags;    /* MCOPY_HELLO_RAW / _RDMA: how the data travels */
+	bool start_unread; /* send, raw: the target's START waits, unread, in stream 0 */
 	unsigned n_up;
 	bool started, finished;
 	int qfd; /* QEMU side (input on send, output on recv); -1 */
@@ -91,6 +96,15 @@ void mcopy_params_init(struct mcopy_params *p, enum mcopy_role role)
 	p->timeout = MCOPY_DEFAULT_TIMEOUT;
 	p->setup_timeout = MCOPY_DEFAULT_SETUP;
 	p->sock_buf = MCOPY_DEFAULT_SOCK_BUF;
+	p->backend = role == MCOPY_CLIENT ? MCOPY_BACKEND_TCP : MCOPY_BACKEND_AUTO;
+}
+
+/* The HELLO flags a source asks for on each stream of a channel. */
+static uint16_t hello_flags(const struct mcopy_params *p)
+{
+	if (p->backend == MCOPY_BACKEND_RDMA)
+		return MCOPY_HELLO_RDMA;
+	return p->streams == 1 && !p->framed ? MCOPY_HELLO_RAW : 0;
 }
 
 /* ---------------------------------------------------------------- helpers */
@@ -244,6 +258,15 @@ static int read_ctl(struct channel *c, unsigned s, struct mcopy_frame *f)
 	uint8_t h[MCOPY_FRAME_HDR_LEN];
 	ssize_t n;
 
+	if (s == 0 && c->start_unread) {
+		/* peeked before any data was sent: it is there, unless a reset dropped it */
+		n = recv(c->fds[0], h, sizeof(h), MSG_DONTWAIT);
+		if (n < 0)
+			return -errno;
+		if (n != (ssize_t)sizeof(h))
+			return -ECONNRESET;
+		c->start_unread = false;
+	}
 	n = recv(c->fds[s], h, sizeof(h), MSG_DONTWAIT | MSG_WAITALL);
 	if (n < 0)
 		return errno == EAGAIN || errno == EINTR ? 0 : -errno;
@@ -383,6 +406,8 @@ static int send_channel(struct channel *c, int pipe_r, int pipe_w, size_t cap)
 	return 0;
 }
 
+static int recv_finish(struct channel *c, uint64_t count);
+
 static int recv_channel(struct channel *c, int pipe_r, int pipe_w, size_t cap)
 {
 	struct pollfd pfd[1 + MCOPY_STREAM_MAX];
@@ -392,8 +417,6 @@ static int recv_channel(struct channel *c, int pipe_r, int pipe_w, size_t cap)
 	const char *out_what = c->e->p.unix_path ? "writing to QEMU" : "writing the output";
 	struct mcopy_frame f;
 	struct mcopy_rx rx;
-	struct stat st;
-	uint8_t h[MCOPY_FRAME_HDR_LEN];
 
 	mcopy_rx_init(&rx, c->streams);
 	for (;;) {
@@ -467,20 +490,212 @@ static int recv_channel(struct channel *c, int pipe_r, int pipe_w, size_t cap)
 	}
 
 	/* Everything delivered: flush, then acknowledge on every stream. */
+	r = recv_finish(c, rx.next_seq);
+	if (r < 0)
+		return r;
+	c->bytes = rx.bytes;
+	return 0;
+}
+
+/* ---------------------------------------------------- unframed (1 stream) */
+
+/* send, raw: wait for the target's START and leave it unread (see
+ * MCOPY_FRAME_START); from then on POLLIN on the stream means a frame
+ * beyond it (SO_RCVLOWAT), i.e. an ABORT, or its end. */
+static int await_start(struct channel *c)
+{
+	int fd = c->fds[0], lowat = 2 * MCOPY_FRAME_HDR_LEN, r;
+	uint8_t h[MCOPY_FRAME_HDR_LEN];
+	struct mcopy_frame f;
+
+	for (;;) {
+		ssize_t n = recv(fd, h, sizeof(h), MSG_DONTWAIT | MSG_PEEK);
+
+		if (n == (ssize_t)sizeof(h))
+			break;
+		if (n == 0)
+			return -ECONNRESET;
+		if (n < 0 && errno != EAGAIN && errno != EINTR)
+			return -errno;
+		r = wait_one(c, fd, POLLIN, ms_of(c->e->p.setup_timeout));
+		if (r < 0)
+			return r;
+	}
+	if (mcopy_frame_decode(h, sizeof(h), &f) < 0)
+		return -MCOPY_EBADFRAME;
+	if (f.type == MCOPY_FRAME_ABORT) {
+		recv(fd, h, sizeof(h), MSG_DONTWAIT);
+		c->peer_error = f.seq < 4096 ? (int)f.seq : EPROTO;
+		return -MCOPY_EPEERABORT;
+	}
+	if (f.type != MCOPY_FRAME_START)
+		return -MCOPY_EBADFRAME;
+	c->start_unread = true;
+	setsockopt(fd, SOL_SOCKET, SO_RCVLOWAT, &lowat, sizeof(lowat));
+	return 0;
+}
+
+/* The bytes as they are, QEMU -> pipe -> TCP, each chunk as large as the
+ * pipe takes; END is the FIN after the START has been read, DONE counts bytes. */
+static int send_raw(struct channel *c, int pipe_r, int pipe_w, size_t cap)
+{
+	struct pollfd pfd[3];
+	struct mcopy_frame f;
+	uint64_t bytes = 0;
+	int fd = c->fds[0], r;
+
+	r = await_start(c);
+	if (r < 0)
+		return fail_at(c, r, "waiting for the target to start the channel", 0);
+	for (;;) {
+		ssize_t n = splice(c->qfd, NULL, pipe_w, NULL, cap, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN) {
+			pfd[1] = (struct pollfd){.fd = c->qfd, .events = POLLIN};
+			pfd[2] = (struct pollfd){.fd = fd, .events = POLLIN};
+			r = wait_fds(c, pfd, 2, -1);
+			if (r < 0)
+				return fail_at(c, r, "waiting for data from QEMU", 0);
+			if (pfd[2].revents)
+				return fail_at(c, peer_trouble(c, 0, -ECONNRESET),
+					       "receiving from the target", 0);
+			continue;
+		}
+		if (n < 0)
+			return fail_at(c, -errno, "reading from QEMU", 0);
+		if (n == 0)
+			break;
+		rate_wait(c, (size_t)n);
+		r = splice_out(c, pipe_r, fd, (size_t)n);
+		if (r < 0)
+			return fail_at(c, r == -EPIPE || r == -ECONNRESET ? peer_trouble(c, 0, r) : r,
+				       "writing to the target", 0);
+		bytes += (uint64_t)n;
+	}
+	/* clean end: consume START, so that the close is a FIN, then half-close */
+	r = read_ctl(c, 0, &f);
+	if (r < 0 && r != -ECONNRESET)
+		return fail_at(c, r, "ending the stream", 0);
+	if (r == 1)
+		return fail_at(
+			c,
+			f.type == MCOPY_FRAME_ABORT
+				? (c->peer_error = (int)(f.seq < 4096 ? f.seq : EPROTO), -MCOPY_EPEERABORT)
+				: -MCOPY_EBADFRAME,
+			"ending the stream", 0);
+	shutdown(fd, SHUT_WR);
+	for (;;) {
+		r = read_ctl(c, 0, &f);
+		if (r != 0)
+			break;
+		r = wait_one(c, fd, POLLIN, ms_of(c->e->p.setup_timeout));
+		if (r < 0)
+			return fail_at(c, r, "waiting for the target to acknowledge", 0);
+	}
+	if (r == 1 && f.type == MCOPY_FRAME_ABORT) {
+		c->peer_error = f.seq < 4096 ? (int)f.seq : EPROTO;
+		return fail_at(c, -MCOPY_EPEERABORT, "waiting for the target to acknowledge", 0);
+	}
+	if (r < 0)
+		return fail_at(c, r == -ECONNRESET ? -MCOPY_ETRUNCATED : r,
+			       "waiting for the target to acknowledge", 0);
+	if (f.type != MCOPY_FRAME_DONE || f.seq != bytes)
+		return fail_at(c, -MCOPY_ESEQ, "waiting for the target to acknowledge", 0);
+	c->bytes = bytes;
+	return 0;
+}
+
+/* Everything delivered: make it durable or visible, then DONE(count) on every stream. */
+static int recv_finish(struct channel *c, uint64_t count)
+{
+	struct mcopy_frame f = {.type = MCOPY_FRAME_DONE, .seq = count};
+	uint8_t h[MCOPY_FRAME_HDR_LEN];
+	struct stat st;
+	int r;
+
 	if (fstat(c->qfd, &st) == 0 && S_ISREG(st.st_mode)) {
 		if (fdatasync(c->qfd) < 0)
 			return fail_at(c, -errno, "flushing the output", 0);
 	} else if (S_ISSOCK(st.st_mode)) {
 		shutdown(c->qfd, SHUT_WR);
 	}
-	f = (struct mcopy_frame){.type = MCOPY_FRAME_DONE, .seq = rx.next_seq};
 	mcopy_frame_encode(&f, h, sizeof(h));
 	for (unsigned i = 0; i < c->streams; i++) {
 		r = send_all(c, i, h, sizeof(h), 0);
 		if (r < 0)
 			return fail_at(c, r, "acknowledging to the source", i);
 	}
-	c->bytes = rx.bytes;
+	return 0;
+}
+
+/* TCP -> pipe -> QEMU until the source's FIN; a reset is a source that died. */
+static int recv_raw(struct channel *c, int pipe_r, int pipe_w, size_t cap)
+{
+	struct mcopy_frame f = {.type = MCOPY_FRAME_START};
+	const char *out_what = c->e->p.unix_path ? "writing to QEMU" : "writing the output";
+	uint8_t h[MCOPY_FRAME_HDR_LEN];
+	uint64_t bytes = 0;
+	int fd = c->fds[0], r;
+
+	mcopy_frame_encode(&f, h, sizeof(h));
+	r = send_all(c, 0, h, sizeof(h), 0);
+	if (r < 0)
+		return fail_at(c, r, "starting the channel", 0);
+	for (;;) {
+		ssize_t n = splice(fd, NULL, pipe_w, NULL, cap, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN) {
+			/* an idle source is fine: keepalive bounds a dead one */
+			r = wait_one(c, fd, POLLIN, -1);
+			if (r < 0)
+				return fail_at(c, r, "reading from the source", 0);
+			continue;
+		}
+		if (n < 0 && (errno == ECONNRESET || errno == EPIPE))
+			return fail_at(c, -MCOPY_ETRUNCATED, "reading from the source (it reset the stream)",
+				       0);
+		if (n < 0)
+			return fail_at(c, -errno, "reading from the source", 0);
+		if (n == 0)
+			break;
+		r = splice_out(c, pipe_r, c->qfd, (size_t)n);
+		if (r < 0)
+			return fail_at(c, r, out_what, 0);
+		bytes += (uint64_t)n;
+	}
+	r = recv_finish(c, bytes);
+	if (r < 0)
+		return r;
+	c->bytes = bytes;
+	return 0;
+}
+
+/* ----------------------------------------------------------- rdma glue */
+
+static void throttle_cb(void *ctx, uint64_t n)
+{
+	rate_wait(ctx, (size_t)n);
+}
+
+static int rdma_channel(struct channel *c)
+{
+	struct mcopy_xfer x = {.qfd = c->qfd,
+			       .ctl_fd = c->fds[0],
+			       .stop_fd = c->e->stop_fd,
+			       .timeout = c->e->p.timeout,
+			       .setup_timeout = c->e->p.setup_timeout,
+			       .throttle = c->e->p.bandwidth ? throttle_cb : NULL,
+			       .ctx = c};
+	int r = c->e->p.role == MCOPY_CLIENT ? mcopy_rdma_send(&x) : mcopy_rdma_recv(&x);
+
+	c->peer_error = x.peer_error;
+	if (r < 0)
+		return fail_at(c, r, x.what ? x.what : "rdma", 0);
+	c->bytes = x.bytes;
 	return 0;
 }
 
@@ -502,10 +717,22 @@ static void *channel_worker(void *arg)
 		cap = 65536;
 	if (cap > (long)MCOPY_FRAME_MAX)
 		cap = MCOPY_FRAME_MAX;
-	if (e->p.role == MCOPY_CLIENT)
+	if (c->flags & MCOPY_HELLO_RDMA)
+		r = rdma_channel(c);
+	else if (c->flags & MCOPY_HELLO_RAW)
+		r = e->p.role == MCOPY_CLIENT ? send_raw(c, pipefd[0], pipefd[1], (size_t)cap)
+					      : recv_raw(c, pipefd[0], pipefd[1], (size_t)cap);
+	else if (e->p.role == MCOPY_CLIENT)
 		r = send_channel(c, pipefd[0], pipefd[1], (size_t)cap);
 	else
 		r = recv_channel(c, pipefd[0], pipefd[1], (size_t)cap);
+	if (r < 0 && e->p.role == MCOPY_CLIENT && (c->flags & MCOPY_HELLO_RAW)) {
+		/* a raw stream has no ABORT: close it with a reset, never a FIN
+		 * that the target would take for a clean end */
+		struct linger lg = {.l_onoff = 1, .l_linger = 0};
+
+		setsockopt(c->fds[0], SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+	}
 	if (r < 0 && e->p.role == MCOPY_SERVER && r != -MCOPY_EPEERABORT) {
 		/* tell the source why, best effort */
 		struct mcopy_frame f = {.type = MCOPY_FRAME_ABORT,
@@ -666,6 +893,7 @@ static void conn_ready(struct conn *c)
 			return;
 		}
 		ch->streams = h.streams;
+		ch->flags = h.flags;
 	}
 	ch->fds[c->stream] = c->fd;
 	memcpy(ch->peers[c->stream], c->peer, PEER_LEN);
@@ -694,6 +922,8 @@ static uint32_t server_verdict(struct mcopy_engine *e, const struct mcopy_hello 
 	ch = &e->ch[h->channel];
 	if (ch->started || (ch->streams && ch->streams != h->streams) || ch->fds[h->stream] >= 0)
 		return MCOPY_ST_BAD_STREAM;
+	if ((h->flags & MCOPY_HELLO_RDMA) && (e->p.backend == MCOPY_BACKEND_TCP || !mcopy_rdma_built()))
+		return MCOPY_ST_NO_RDMA;
 	return MCOPY_ST_OK;
 }
 
@@ -777,7 +1007,8 @@ static void conn_io_cb(struct ev_loop *loop, struct ev_io *io, int fd, uint32_t 
 			struct mcopy_hello h = {.migration_id = c->e->p.migration_id,
 						.channel = (uint16_t)c->channel,
 						.stream = (uint16_t)c->stream,
-						.streams = (uint16_t)c->e->p.streams};
+						.streams = (uint16_t)c->e->p.streams,
+						.flags = hello_flags(&c->e->p)};
 
 			r = mcopy_hs_new(MCOPY_CLIENT, c->e->p.key, &h, nonce, now, c->e->p.timeout, &c->hs);
 		}
@@ -789,7 +1020,9 @@ static void conn_io_cb(struct ev_loop *loop, struct ev_io *io, int fd, uint32_t 
 		return;
 	}
 	if (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
-		ssize_t n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+		/* peek, and take only what the handshake consumed: what follows it
+		 * (a raw stream's START, an RDMA offer) belongs to the worker */
+		ssize_t n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT | MSG_PEEK);
 
 		if (n < 0 && errno != EAGAIN && errno != EINTR) {
 			conn_fail(c, -errno, "receiving the handshake");
@@ -801,7 +1034,9 @@ static void conn_io_cb(struct ev_loop *loop, struct ev_io *io, int fd, uint32_t 
 		}
 		if (n > 0) {
 			r = mcopy_hs_input(c->hs, buf, (size_t)n, now);
-			if (r >= 0 && r < n)
+			if (r > 0 && recv(fd, buf, (size_t)r, MSG_DONTWAIT) != r)
+				r = -EIO; /* cannot happen: the bytes were peeked */
+			if (r >= 0 && r < n && mcopy_hs_state(c->hs) != MCOPY_HS_DONE)
 				r = -MCOPY_EBADMSG; /* the peer talked out of turn */
 			if (r < 0 && mcopy_hs_pending(c->hs, NULL) == 0) {
 				conn_fail(c, r, hs_what(c, r));
@@ -868,6 +1103,7 @@ fail:
 static void channel_connect(struct mcopy_engine *e, struct channel *ch, usec_t now)
 {
 	ch->streams = e->p.streams;
+	ch->flags = hello_flags(&e->p);
 	for (unsigned i = 0; i < ch->streams; i++) {
 		unsigned l = (ch->idx + i) % e->p.n_links;
 		const struct sockaddr *sa = (const struct sockaddr *)&e->p.links[l];
@@ -1004,6 +1240,12 @@ static int params_check(const struct mcopy_params *p)
 		return -EINVAL;
 	if (p->role != MCOPY_CLIENT && p->role != MCOPY_SERVER)
 		return -EINVAL;
+	if (p->role == MCOPY_CLIENT && p->backend != MCOPY_BACKEND_TCP && p->backend != MCOPY_BACKEND_RDMA)
+		return -EINVAL; /* resolve auto with mcopy_backend_choose first */
+	if (p->role == MCOPY_CLIENT && p->backend == MCOPY_BACKEND_RDMA && !mcopy_rdma_built())
+		return -EOPNOTSUPP;
+	if (p->role == MCOPY_CLIENT && p->backend == MCOPY_BACKEND_RDMA && p->streams != 1)
+		return -EINVAL; /* rdma: one connection per channel, no striping */
 	if ((p->unix_path != NULL) == (p->io_fd >= 0))
 		return -EINVAL; /* exactly one QEMU side */
 	if (p->io_fd >= 0 && p->channels != 1)
