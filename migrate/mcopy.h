@@ -47,7 +47,7 @@ struct mcopy_params {
 	enum mcopy_backend backend;
 	/* send, tcp: frame a channel even on a single stream. By default a
 	 * 1-stream channel is carried unframed (splice through a pipe, see
-	 * MCOPY_FRAME_START); framing is for striping over several streams. */
+	 * MCOPY_HELLO_RAW); framing is for striping over several streams. */
 	bool framed;
 };
 

@@ -466,7 +466,6 @@ static bool frame_sane(const struct mcopy_frame *f)
 	case MCOPY_FRAME_END:
 	case MCOPY_FRAME_DONE:
 	case MCOPY_FRAME_ABORT:
-	case MCOPY_FRAME_START:
 		return f->len == 0;
 	default:
 		return false;

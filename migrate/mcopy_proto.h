@@ -84,7 +84,7 @@ int mcopy_nonce_fill(uint8_t nonce[MCOPY_NONCE_LEN]);
 
 /* HELLO flags: how the channel's data travels after the handshake. Both need
  * streams == 1 and exclude each other; other bits are a malformed HELLO. */
-#define MCOPY_HELLO_RAW   0x0001 /* unframed: the bytes as they are (tcp splice path) */
+#define MCOPY_HELLO_RAW   0x0001 /* unframed source->target (tcp splice path); see below */
 #define MCOPY_HELLO_RDMA  0x0002 /* data by RDMA WRITE; this stream carries control frames */
 #define MCOPY_HELLO_KNOWN (MCOPY_HELLO_RAW | MCOPY_HELLO_RDMA)
 
@@ -147,12 +147,12 @@ int mcopy_hs_hello(const struct mcopy_hs *hs, struct mcopy_hello *ret_hello);
  * END   (source->target, on every stream): len 0, seq = frames in the channel.
  * DONE  (target->source, on every stream): len 0, seq = frames delivered.
  * ABORT (either way): len 0, seq = the positive errno that ended the channel.
- * START (target->source, MCOPY_HELLO_RAW streams only): len 0, seq 0, sent
- *       once right after the handshake. The source sends no data before it
- *       has arrived and leaves it unread until its input has ended cleanly,
- *       so a source that dies mid-stream closes with unread data, which the
- *       kernel turns into a reset: the target tells "truncated" (RST) from
- *       "complete" (FIN) without frames. DONE's seq is then the byte count.
+ * A MCOPY_HELLO_RAW stream carries no frames source->target: the bytes as
+ * they are, ended by the source's FIN (shutdown) after its input ended
+ * cleanly. The source's socket has SO_LINGER 0 from its creation, so any
+ * other close — failure, process death — is a reset: the target tells
+ * "truncated" (RST) from "complete" (FIN) without frames. Target->source it
+ * is framed as usual (DONE, whose seq is then the byte count; ABORT).
  * RDMA_OFFER (target->source, MCOPY_HELLO_RDMA streams only): len =
  *       MCOPY_RDMA_OFFER_LEN, the ring to write into (mcopy_ring.h).
  */
@@ -164,7 +164,7 @@ enum mcopy_frame_type {
 	MCOPY_FRAME_END = 2,
 	MCOPY_FRAME_DONE = 3,
 	MCOPY_FRAME_ABORT = 4,
-	MCOPY_FRAME_START = 5,
+	/* 5: reserved (the return path's BACK frames, branch mcopy-wire) */
 	MCOPY_FRAME_RDMA_OFFER = 6,
 };
 #define MCOPY_RDMA_OFFER_LEN 56 /* the payload of an RDMA_OFFER frame */

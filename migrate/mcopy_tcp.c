@@ -36,9 +36,8 @@ struct mcopy_engine;
 struct channel {
 	struct mcopy_engine *e;
 	unsigned idx;
-	unsigned streams;  /* 0 until known */
-	uint16_t flags;    /* MCOPY_HELLO_RAW / _RDMA: how the data travels */
-	bool start_unread; /* send, raw: the target's START waits, unread, in stream 0 */
+	unsigned streams; /* 0 until known */
+	uint16_t flags;   /* MCOPY_HELLO_RAW / _RDMA: how the data travels */
 	unsigned n_up;
 	bool started, finished;
 	int qfd; /* QEMU side (input on send, output on recv); -1 */
@@ -258,15 +257,6 @@ static int read_ctl(struct channel *c, unsigned s, struct mcopy_frame *f)
 	uint8_t h[MCOPY_FRAME_HDR_LEN];
 	ssize_t n;
 
-	if (s == 0 && c->start_unread) {
-		/* peeked before any data was sent: it is there, unless a reset dropped it */
-		n = recv(c->fds[0], h, sizeof(h), MSG_DONTWAIT);
-		if (n < 0)
-			return -errno;
-		if (n != (ssize_t)sizeof(h))
-			return -ECONNRESET;
-		c->start_unread = false;
-	}
 	n = recv(c->fds[s], h, sizeof(h), MSG_DONTWAIT | MSG_WAITALL);
 	if (n < 0)
 		return errno == EAGAIN || errno == EINTR ? 0 : -errno;
@@ -499,44 +489,9 @@ static int recv_channel(struct channel *c, int pipe_r, int pipe_w, size_t cap)
 
 /* ---------------------------------------------------- unframed (1 stream) */
 
-/* send, raw: wait for the target's START and leave it unread (see
- * MCOPY_FRAME_START); from then on POLLIN on the stream means a frame
- * beyond it (SO_RCVLOWAT), i.e. an ABORT, or its end. */
-static int await_start(struct channel *c)
-{
-	int fd = c->fds[0], lowat = 2 * MCOPY_FRAME_HDR_LEN, r;
-	uint8_t h[MCOPY_FRAME_HDR_LEN];
-	struct mcopy_frame f;
-
-	for (;;) {
-		ssize_t n = recv(fd, h, sizeof(h), MSG_DONTWAIT | MSG_PEEK);
-
-		if (n == (ssize_t)sizeof(h))
-			break;
-		if (n == 0)
-			return -ECONNRESET;
-		if (n < 0 && errno != EAGAIN && errno != EINTR)
-			return -errno;
-		r = wait_one(c, fd, POLLIN, ms_of(c->e->p.setup_timeout));
-		if (r < 0)
-			return r;
-	}
-	if (mcopy_frame_decode(h, sizeof(h), &f) < 0)
-		return -MCOPY_EBADFRAME;
-	if (f.type == MCOPY_FRAME_ABORT) {
-		recv(fd, h, sizeof(h), MSG_DONTWAIT);
-		c->peer_error = f.seq < 4096 ? (int)f.seq : EPROTO;
-		return -MCOPY_EPEERABORT;
-	}
-	if (f.type != MCOPY_FRAME_START)
-		return -MCOPY_EBADFRAME;
-	c->start_unread = true;
-	setsockopt(fd, SOL_SOCKET, SO_RCVLOWAT, &lowat, sizeof(lowat));
-	return 0;
-}
-
 /* The bytes as they are, QEMU -> pipe -> TCP, each chunk as large as the
- * pipe takes; END is the FIN after the START has been read, DONE counts bytes. */
+ * pipe takes. The stream has SO_LINGER 0 (channel_connect): only the FIN
+ * of a clean end closes it gracefully; DONE counts bytes. */
 static int send_raw(struct channel *c, int pipe_r, int pipe_w, size_t cap)
 {
 	struct pollfd pfd[3];
@@ -544,15 +499,13 @@ static int send_raw(struct channel *c, int pipe_r, int pipe_w, size_t cap)
 	uint64_t bytes = 0;
 	int fd = c->fds[0], r;
 
-	r = await_start(c);
-	if (r < 0)
-		return fail_at(c, r, "waiting for the target to start the channel", 0);
 	for (;;) {
 		ssize_t n = splice(c->qfd, NULL, pipe_w, NULL, cap, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
 
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 && errno == EAGAIN) {
+			/* idle source: wait for it, or for the target to abort or vanish */
 			pfd[1] = (struct pollfd){.fd = c->qfd, .events = POLLIN};
 			pfd[2] = (struct pollfd){.fd = fd, .events = POLLIN};
 			r = wait_fds(c, pfd, 2, -1);
@@ -574,17 +527,7 @@ static int send_raw(struct channel *c, int pipe_r, int pipe_w, size_t cap)
 				       "writing to the target", 0);
 		bytes += (uint64_t)n;
 	}
-	/* clean end: consume START, so that the close is a FIN, then half-close */
-	r = read_ctl(c, 0, &f);
-	if (r < 0 && r != -ECONNRESET)
-		return fail_at(c, r, "ending the stream", 0);
-	if (r == 1)
-		return fail_at(
-			c,
-			f.type == MCOPY_FRAME_ABORT
-				? (c->peer_error = (int)(f.seq < 4096 ? f.seq : EPROTO), -MCOPY_EPEERABORT)
-				: -MCOPY_EBADFRAME,
-			"ending the stream", 0);
+	/* clean end: the FIN says so, then the target's DONE */
 	shutdown(fd, SHUT_WR);
 	for (;;) {
 		r = read_ctl(c, 0, &f);
@@ -633,16 +576,10 @@ static int recv_finish(struct channel *c, uint64_t count)
 /* TCP -> pipe -> QEMU until the source's FIN; a reset is a source that died. */
 static int recv_raw(struct channel *c, int pipe_r, int pipe_w, size_t cap)
 {
-	struct mcopy_frame f = {.type = MCOPY_FRAME_START};
 	const char *out_what = c->e->p.unix_path ? "writing to QEMU" : "writing the output";
-	uint8_t h[MCOPY_FRAME_HDR_LEN];
 	uint64_t bytes = 0;
 	int fd = c->fds[0], r;
 
-	mcopy_frame_encode(&f, h, sizeof(h));
-	r = send_all(c, 0, h, sizeof(h), 0);
-	if (r < 0)
-		return fail_at(c, r, "starting the channel", 0);
 	for (;;) {
 		ssize_t n = splice(fd, NULL, pipe_w, NULL, cap, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
 
@@ -726,13 +663,6 @@ static void *channel_worker(void *arg)
 		r = send_channel(c, pipefd[0], pipefd[1], (size_t)cap);
 	else
 		r = recv_channel(c, pipefd[0], pipefd[1], (size_t)cap);
-	if (r < 0 && e->p.role == MCOPY_CLIENT && (c->flags & MCOPY_HELLO_RAW)) {
-		/* a raw stream has no ABORT: close it with a reset, never a FIN
-		 * that the target would take for a clean end */
-		struct linger lg = {.l_onoff = 1, .l_linger = 0};
-
-		setsockopt(c->fds[0], SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
-	}
 	if (r < 0 && e->p.role == MCOPY_SERVER && r != -MCOPY_EPEERABORT) {
 		/* tell the source why, best effort */
 		struct mcopy_frame f = {.type = MCOPY_FRAME_ABORT,
@@ -1021,7 +951,7 @@ static void conn_io_cb(struct ev_loop *loop, struct ev_io *io, int fd, uint32_t 
 	}
 	if (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
 		/* peek, and take only what the handshake consumed: what follows it
-		 * (a raw stream's START, an RDMA offer) belongs to the worker */
+		 * (an RDMA offer) belongs to the worker */
 		ssize_t n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT | MSG_PEEK);
 
 		if (n < 0 && errno != EAGAIN && errno != EINTR) {
@@ -1114,6 +1044,13 @@ static void channel_connect(struct mcopy_engine *e, struct channel *ch, usec_t n
 			return;
 		}
 		tune_tcp(fd, &e->p);
+		if (ch->flags & MCOPY_HELLO_RAW) {
+			/* no END frame on a raw stream: every close but the clean
+			 * end's shutdown must be a reset, even when this process dies */
+			struct linger lg = {.l_onoff = 1, .l_linger = 0};
+
+			setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+		}
 		r = connect(fd, sa, e->p.link_lens[l]) < 0 && errno != EINPROGRESS ? -errno : 0;
 		if (r == 0)
 			r = conn_new(e, fd, true, sa, ch->idx, i, now);

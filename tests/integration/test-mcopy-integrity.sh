@@ -137,8 +137,9 @@ grep -q 'dropped a stream.*authentication failed' "$work/recv.log" || fail "wron
 echo "ok: wrong key: refused on both sides, 0 bytes delivered"
 
 # Fault 3: a source that dies mid-stream: killed while data is in flight, the
-# receiver must say "truncated" — unframed (the kernel resets a stream whose
-# START was never read) and framed (the stream ends inside a frame or before END).
+# receiver must say "truncated" — unframed (the source's socket has SO_LINGER 0:
+# the kernel resets it when the process dies) and framed (the stream ends inside
+# a frame or before END).
 for mode in unframed framed; do
 	opt=
 	[ $mode = framed ] && opt=--framed

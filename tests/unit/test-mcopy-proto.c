@@ -443,8 +443,7 @@ static void test_frames(void **state)
 		{{MCOPY_FRAME_END, 1, 42}, 0},
 		{{MCOPY_FRAME_DONE, 0, 42}, 1},
 		{{MCOPY_FRAME_ABORT, 0, ENOSPC}, 1},
-		{{MCOPY_FRAME_START, 0, 0}, 1},
-		{{MCOPY_FRAME_START, 16, 0}, 0},
+		{{5, 0, 0}, 0}, /* reserved for BACK */
 		{{MCOPY_FRAME_RDMA_OFFER, MCOPY_RDMA_OFFER_LEN, 0}, 1},
 		{{MCOPY_FRAME_RDMA_OFFER, 0, 0}, 0},
 		{{MCOPY_FRAME_RDMA_OFFER, MCOPY_RDMA_OFFER_LEN + 1, 0}, 0},
