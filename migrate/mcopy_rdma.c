@@ -771,7 +771,9 @@ int mcopy_rdma_recv(struct mcopy_xfer *x)
 		pfd[2] = (struct pollfd){.fd = x->ctl_fd, .events = end_seen ? 0 : POLLIN};
 		if (blocked)
 			pfd[++n] = (struct pollfd){.fd = x->qfd, .events = POLLOUT};
-		dl = mcopy_ring_rx_deadline(&rx);
+		/* a credit flush is due at dl, unless every credit message is in
+		 * flight: then only a completion can help */
+		dl = sends < RDMA_CREDIT_MSGS ? mcopy_ring_rx_deadline(&rx) : USEC_INFINITY;
 		r = wait_on(x, pfd, n, blocked ? (int)(x->timeout / USEC_PER_MSEC) : ms_left(dl));
 		if (r == -ETIMEDOUT && !blocked)
 			continue; /* a credit flush is due */
