@@ -356,7 +356,8 @@ void mw_out_summary(const struct mw_out *o, char *buf, size_t len)
 		snprintf(buf, len, "direct");
 		return;
 	}
-	snprintf(buf, len, "mcopy: %u channel(s), %.1f MB carried, backend tcp", o->channels,
+	/* streams = 1 (mw_out_start): each channel unframed, its return path in BACK frames */
+	snprintf(buf, len, "mcopy: %u channel(s), %.1f MB carried, backend tcp unframed", o->channels,
 		 (double)o->bytes / 1e6);
 }
 

@@ -50,7 +50,7 @@ typedef void (*mw_out_failed_fn)(void *userdata, const char *reason);
  * ("unix://PATH") into uri. -errno on failure (nothing left behind). */
 int mw_out_start(struct mw *w, uint64_t id, const struct hb_addr *target, mw_out_failed_fn failed,
 		 void *userdata, char *uri, size_t urilen, struct mw_out **ret_out);
-/* "5 channels, 163.7 MB carried, backend tcp" */
+/* "mcopy: 5 channel(s), 163.7 MB carried, backend tcp unframed" */
 void mw_out_summary(const struct mw_out *o, char *buf, size_t len);
 /* Stops the engine, removes the socket. NULL is fine; never from the failed callback. */
 void mw_out_free(struct mw_out *o);

@@ -36,6 +36,7 @@ static void usage(FILE *f)
 		   "       clusterd-mcopy recv -k KEYFILE -m ID -l ADDR[:PORT]... (-u PATH | -o FILE|-)\n"
 		   "                          [-c CHANNELS] [options]\n"
 		   "options: --timeout SEC --setup-timeout SEC --sock-buf BYTES --backend auto|tcp|rdma\n"
+		   "         --framed (send: frame a single stream too)\n"
 		   "         --port-file FILE (recv: write the bound port) -v (debug)\n"
 		   "See clusterd-mcopy(1).\n");
 }
@@ -192,6 +193,7 @@ int main(int argc, char **argv)
 		{"sock-buf", required_argument, NULL, 'B'},
 		{"backend", required_argument, NULL, 'K'},
 		{"port-file", required_argument, NULL, 'P'},
+		{"framed", no_argument, NULL, 'F'},
 		{"verbose", no_argument, NULL, 'v'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
@@ -283,6 +285,9 @@ int main(int argc, char **argv)
 		case 'P':
 			port_file = optarg;
 			break;
+		case 'F':
+			p.framed = true;
+			break;
 		case 'v':
 			verbose = true;
 			break;
@@ -325,6 +330,15 @@ int main(int argc, char **argv)
 			r == -EMSGSIZE ? "must hold 32 to 1024 bytes" : strerror(-r));
 		goto out;
 	}
+	if (send_mode && want == MCOPY_BACKEND_AUTO && (p.streams > 1 || p.n_links > 1)) {
+		/* rdma carries one connection per channel: striping is tcp's */
+		want = MCOPY_BACKEND_TCP;
+		log_info("send: --streams/several --to: striping is tcp only, not probing for RDMA");
+	} else if (want == MCOPY_BACKEND_AUTO && p.unix_path) {
+		/* QEMU on a unix socket has a return path; rdma does not carry one */
+		want = MCOPY_BACKEND_TCP;
+		log_info("%s: --unix: QEMU's return path needs tcp, not probing for RDMA", run.mode);
+	}
 	r = mcopy_backend_choose(want, (struct sockaddr *)&p.links[0], p.link_lens[0], &got, why,
 				 sizeof(why));
 	if (r < 0) {
@@ -332,7 +346,31 @@ int main(int argc, char **argv)
 		rc = 1;
 		goto out;
 	}
-	log_info("%s: backend %s (%s)", run.mode, mcopy_backend_name(got), why);
+	if (got == MCOPY_BACKEND_RDMA && p.unix_path) {
+		log_err("%s: backend rdma does not carry QEMU's return path, which --unix needs: use "
+			"--input/--output or --backend tcp",
+			run.mode);
+		rc = 2;
+		goto out;
+	}
+	if (send_mode && got == MCOPY_BACKEND_RDMA && (p.streams > 1 || p.n_links > 1)) {
+		log_err("send: backend rdma carries one stream per channel on one link: drop --streams and "
+			"the extra --to, or use --backend tcp");
+		rc = 2;
+		goto out;
+	}
+	if (send_mode) {
+		p.backend = got;
+		log_info("send: backend %s (%s)%s", mcopy_backend_name(got), why,
+			 got == MCOPY_BACKEND_TCP
+				 ? (p.streams == 1 && !p.framed ? ", unframed splice" : ", framed")
+				 : "");
+	} else {
+		/* the source decides per channel; recv only refuses rdma with --backend tcp */
+		p.backend = want == MCOPY_BACKEND_TCP ? MCOPY_BACKEND_TCP : MCOPY_BACKEND_AUTO;
+		log_info("recv: takes %s sources (%s)", got == MCOPY_BACKEND_RDMA ? "tcp and rdma" : "tcp",
+			 why);
+	}
 
 	if (in)
 		p.io_fd = strcmp(in, "-") ? open(in, O_RDONLY | O_CLOEXEC) : STDIN_FILENO;

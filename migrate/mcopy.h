@@ -43,6 +43,14 @@ struct mcopy_params {
 	usec_t setup_timeout;  /* from start until every channel is up */
 	int sock_buf;          /* SO_SNDBUF/SO_RCVBUF in bytes; 0: autotuning */
 	const struct mcopy_key *key;
+	/* send: MCOPY_BACKEND_TCP (default) or _RDMA, as mcopy_backend_choose
+	 * resolved it (AUTO is -EINVAL here); RDMA needs streams == 1.
+	 * recv: AUTO (default) takes what each source asks for, TCP refuses RDMA. */
+	enum mcopy_backend backend;
+	/* send, tcp: frame a channel even on a single stream. By default a
+	 * 1-stream channel is carried unframed (splice through a pipe, see
+	 * MCOPY_HELLO_RAW); framing is for striping over several streams. */
+	bool framed;
 };
 
 /* Defaults for everything but role, id, links, key and the QEMU side. */
@@ -89,9 +97,11 @@ int mcopy_engine_adopt(struct mcopy_engine *e, int fd, const struct sockaddr *pe
 /* The TCP port actually bound for link i (recv side; useful with port 0). */
 int mcopy_engine_port(const struct mcopy_engine *e, unsigned link);
 
-/* Which backend carries traffic to peer: TCP, or RDMA when requested and
- * (auto) an RDMA device reaches the peer. why: one human sentence. Returns 0
- * or -ENODEV (rdma requested, none reaches the peer) / -EOPNOTSUPP (rdma not built). */
+/* Which backend carries traffic to peer: RDMA when requested or (auto) when
+ * an RDMA device reaches the peer (rdma_resolve_addr succeeds within 500 ms),
+ * else TCP. why: one human sentence saying which and why. Returns 0, or
+ * -ENODEV (rdma requested, no device reaches the peer) / -EOPNOTSUPP (rdma
+ * requested, not built). Blocks up to the resolve deadline. */
 int mcopy_backend_choose(enum mcopy_backend want, const struct sockaddr *peer, socklen_t len,
 			 enum mcopy_backend *ret_backend, char *why, size_t whylen);
 const char *mcopy_backend_name(enum mcopy_backend b);

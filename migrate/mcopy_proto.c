@@ -87,6 +87,8 @@ const char *mcopy_status_str(uint32_t status)
 		return "channel or stream out of range or duplicate";
 	case MCOPY_ST_BUSY:
 		return "target out of resources";
+	case MCOPY_ST_NO_RDMA:
+		return "the target cannot take the RDMA data path";
 	default:
 		return "unknown status";
 	}
@@ -122,6 +124,10 @@ int mcopy_nonce_fill(uint8_t nonce[MCOPY_NONCE_LEN])
 
 static bool hello_sane(const struct mcopy_hello *h)
 {
+	if (h->flags & ~MCOPY_HELLO_KNOWN)
+		return false;
+	if (h->flags && (h->streams != 1 || h->flags == MCOPY_HELLO_KNOWN))
+		return false; /* raw and rdma: one stream, one of them */
 	return h->channel < MCOPY_CHANNEL_MAX && h->streams >= 1 && h->streams <= MCOPY_STREAM_MAX &&
 	       h->stream < h->streams;
 }
@@ -197,7 +203,7 @@ int mcopy_hs_new(enum mcopy_role role, const struct mcopy_key *key, const struct
 		put_u16(b + 8, hello->channel);
 		put_u16(b + 10, hello->stream);
 		put_u16(b + 12, hello->streams);
-		put_u16(b + 14, 0);
+		put_u16(b + 14, hello->flags);
 		memcpy(b + 16, nonce, MCOPY_NONCE_LEN);
 		memcpy(hs->hello_body, b, HELLO_BODY_LEN);
 		queue(hs, MCOPY_HELLO_LEN);
@@ -293,7 +299,8 @@ static int hs_process(struct mcopy_hs *hs)
 		h.channel = get_u16(b + 8);
 		h.stream = get_u16(b + 10);
 		h.streams = get_u16(b + 12);
-		if (get_u16(b + 14) != 0 || !hello_sane(&h))
+		h.flags = get_u16(b + 14);
+		if (!hello_sane(&h))
 			return fail(hs, -MCOPY_EBADMSG);
 		memcpy(hs->hello_body, b, HELLO_BODY_LEN);
 		hs->hello = h;
@@ -448,7 +455,7 @@ int mcopy_hs_hello(const struct mcopy_hs *hs, struct mcopy_hello *ret_hello)
 	return 0;
 }
 
-/* Type known, and a length its type allows. */
+/* Known type, and a length its type allows. */
 static bool frame_ok(const struct mcopy_frame *f)
 {
 	switch (f->type) {
@@ -456,6 +463,8 @@ static bool frame_ok(const struct mcopy_frame *f)
 		return f->len > 0 && f->len <= MCOPY_FRAME_MAX;
 	case MCOPY_FRAME_BACK:
 		return f->len > 0 && f->len <= MCOPY_BACK_MAX;
+	case MCOPY_FRAME_RDMA_OFFER:
+		return f->len == MCOPY_RDMA_OFFER_LEN;
 	case MCOPY_FRAME_END:
 	case MCOPY_FRAME_DONE:
 	case MCOPY_FRAME_ABORT:

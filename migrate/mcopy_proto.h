@@ -15,9 +15,9 @@
 /*
  * Handshake, once per TCP stream, before any byte reaches QEMU. Every message
  * starts with an 8-byte header (big-endian):
- *   0 u32 magic "MCPY"   4 u8 version (1)   5 u8 type   6 u16 total length
+ *   0 u32 magic "MCPY"   4 u8 version (2)   5 u8 type   6 u16 total length
  * HELLO     (client->server, 56): u64 migration id, u16 channel, u16 stream,
- *           u16 streams (per channel), u16 flags (0), u8[32] client nonce
+ *           u16 streams (per channel), u16 flags (MCOPY_HELLO_*), u8[32] client nonce
  * CHALLENGE (server->client, 40): u8[32] server nonce
  * AUTH      (client->server, 40): u8[32] HMAC-SHA256(key, "mcopy1 client" |
  *           HELLO body | server nonce)
@@ -56,6 +56,7 @@ enum mcopy_status {
 	MCOPY_ST_NO_MIGRATION = 2, /* no such migration on this node */
 	MCOPY_ST_BAD_STREAM = 3,   /* channel/stream out of range or duplicate */
 	MCOPY_ST_BUSY = 4,         /* out of resources */
+	MCOPY_ST_NO_RDMA = 5,      /* RDMA data path asked for, not available on the target */
 };
 
 /* Protocol errors, returned negated (-MCOPY_E…) alongside plain -errno. */
@@ -81,11 +82,18 @@ void mcopy_key_free(struct mcopy_key *key);
 /* Fill buf with a fresh random nonce (RAND_bytes). 0 or -EIO. */
 int mcopy_nonce_fill(uint8_t nonce[MCOPY_NONCE_LEN]);
 
+/* HELLO flags: how the channel's data travels after the handshake. Both need
+ * streams == 1 and exclude each other; other bits are a malformed HELLO. */
+#define MCOPY_HELLO_RAW   0x0001 /* unframed source->target (tcp splice path); see below */
+#define MCOPY_HELLO_RDMA  0x0002 /* data by RDMA WRITE; this stream carries control frames */
+#define MCOPY_HELLO_KNOWN (MCOPY_HELLO_RAW | MCOPY_HELLO_RDMA)
+
 struct mcopy_hello {
 	uint64_t migration_id;
 	uint16_t channel; /* < MCOPY_CHANNEL_MAX */
 	uint16_t stream;  /* < streams */
 	uint16_t streams; /* 1..MCOPY_STREAM_MAX */
+	uint16_t flags;   /* MCOPY_HELLO_* */
 };
 
 enum mcopy_role { MCOPY_CLIENT, MCOPY_SERVER };
@@ -142,6 +150,17 @@ int mcopy_hs_hello(const struct mcopy_hs *hs, struct mcopy_hello *ret_hello);
  * BACK  (target->source, stream 0 only): len (1..MCOPY_BACK_MAX) payload
  *       bytes that QEMU wrote on the target's side of the channel (its return
  *       path: libvirt always enables it), seq numbers them from 0.
+ * A MCOPY_HELLO_RAW stream carries no frames source->target: the bytes as
+ * they are, ended by the source's FIN (shutdown) after its input ended
+ * cleanly. The source's socket has SO_LINGER 0 from its creation, so any
+ * other close — failure, process death — is a reset: the target tells
+ * "truncated" (RST) from "complete" (FIN) without frames. Target->source it
+ * is framed as usual: BACK (QEMU's return path, as on a framed stream),
+ * then DONE, whose seq is then the byte count; or ABORT. The source's FIN
+ * ends only its own direction: the target carries QEMU's return path on
+ * until QEMU closes it, and only then sends DONE.
+ * RDMA_OFFER (target->source, MCOPY_HELLO_RDMA streams only): len =
+ *       MCOPY_RDMA_OFFER_LEN, the ring to write into (mcopy_ring.h).
  */
 #define MCOPY_FRAME_HDR_LEN 16
 #define MCOPY_FRAME_MAX     (4u << 20)  /* largest DATA payload */
@@ -153,7 +172,9 @@ enum mcopy_frame_type {
 	MCOPY_FRAME_DONE = 3,
 	MCOPY_FRAME_ABORT = 4,
 	MCOPY_FRAME_BACK = 5,
+	MCOPY_FRAME_RDMA_OFFER = 6,
 };
+#define MCOPY_RDMA_OFFER_LEN 56 /* the payload of an RDMA_OFFER frame */
 
 struct mcopy_frame {
 	uint8_t type;

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "common/bytes.h"
+#include "migrate/mcopy_proto.h"
 #include "migrate/mcopy_ring.h"
 
 #define CREDIT_MAGIC 0x4d434352u /* "MCCR" */
@@ -161,5 +162,39 @@ int mcopy_credit_decode(const uint8_t *buf, size_t len, uint64_t *ret_consumed)
 	if (len != MCOPY_CREDIT_LEN || get_u32(buf) != CREDIT_MAGIC || get_u32(buf + 4) != 0)
 		return -EPROTO;
 	*ret_consumed = get_u64(buf + 8);
+	return 0;
+}
+
+int mcopy_rdma_offer_encode(const struct mcopy_rdma_offer *o, uint8_t *buf, size_t len)
+{
+	if (!o || !buf || len < MCOPY_RDMA_OFFER_LEN)
+		return -EINVAL;
+	put_u64(buf, o->addr);
+	put_u32(buf + 8, o->rkey);
+	put_u32(buf + 12, o->slots);
+	put_u32(buf + 16, o->slot_size);
+	put_u16(buf + 20, o->port);
+	put_u16(buf + 22, 0);
+	memcpy(buf + 24, o->token, MCOPY_RDMA_TOKEN_LEN);
+	return MCOPY_RDMA_OFFER_LEN;
+}
+
+int mcopy_rdma_offer_decode(const uint8_t *buf, size_t len, struct mcopy_rdma_offer *ret_offer)
+{
+	struct mcopy_rdma_offer o;
+
+	if (!buf || !ret_offer || len != MCOPY_RDMA_OFFER_LEN)
+		return -EINVAL;
+	o.addr = get_u64(buf);
+	o.rkey = get_u32(buf + 8);
+	o.slots = get_u32(buf + 12);
+	o.slot_size = get_u32(buf + 16);
+	o.port = get_u16(buf + 20);
+	memcpy(o.token, buf + 24, MCOPY_RDMA_TOKEN_LEN);
+	if (get_u16(buf + 22) != 0 || o.port == 0 || o.slots < 1 || o.slots > MCOPY_RING_SLOTS_MAX ||
+	    o.slot_size < 1 || o.slot_size > MCOPY_RING_SLOT_MAX ||
+	    (uint64_t)o.slots * o.slot_size > MCOPY_RING_BYTES_MAX)
+		return -EPROTO;
+	*ret_offer = o;
 	return 0;
 }

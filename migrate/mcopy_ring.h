@@ -79,4 +79,24 @@ usec_t mcopy_ring_rx_deadline(const struct mcopy_ring_rx *rx);
 int mcopy_credit_encode(uint64_t consumed, uint8_t *buf, size_t len);
 int mcopy_credit_decode(const uint8_t *buf, size_t len, uint64_t *ret_consumed);
 
+/* The target's offer, the payload of an RDMA_OFFER frame (MCOPY_RDMA_OFFER_LEN,
+ * 56 bytes, big-endian): u64 ring address, u32 rkey, u32 slots, u32
+ * slot_size, u16 rdma_cm port, u16 0, u8[32] token. The source connects to
+ * port on the address of its authenticated TCP stream and presents token as
+ * the connection's private data; the target accepts no other connection. */
+#define MCOPY_RDMA_TOKEN_LEN 32
+#define MCOPY_RING_BYTES_MAX (256u << 20) /* slots * slot_size a source accepts */
+
+struct mcopy_rdma_offer {
+	uint64_t addr;
+	uint32_t rkey, slots, slot_size;
+	uint16_t port;
+	uint8_t token[MCOPY_RDMA_TOKEN_LEN];
+};
+
+int mcopy_rdma_offer_encode(const struct mcopy_rdma_offer *o, uint8_t *buf, size_t len);
+/* -EPROTO for a ring the tx side could not use (slots, slot_size, their
+ * product, port 0, reserved bits), -EINVAL for a short buffer. */
+int mcopy_rdma_offer_decode(const uint8_t *buf, size_t len, struct mcopy_rdma_offer *ret_offer);
+
 #endif

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* migrate/mcopy_tcp.c: the tcp backend of the copy engine. The caller's loop
+/* migrate/mcopy_tcp.c: the copy engine and its tcp backend. The caller's loop
  * owns listening sockets, connects and handshakes; once every stream of a
  * channel is authenticated, one worker thread moves its data with splice
- * (payload never copied to user space) and reports through a pipe. Never logs. */
+ * (payload never copied to user space) — unframed on a single stream, framed
+ * when striped — or hands the channel to the RDMA data path (mcopy_rdma.c),
+ * and reports through a pipe. Never logs. */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -23,6 +25,7 @@
 #include <unistd.h>
 
 #include "migrate/mcopy.h"
+#include "migrate/mcopy_backend.h"
 #include "migrate/mcopy_stripe.h"
 
 #define PIPE_WANT        (1 << 20) /* pipe capacity asked for: the largest frame we cut */
@@ -35,12 +38,14 @@ struct channel {
 	struct mcopy_engine *e;
 	unsigned idx;
 	unsigned streams; /* 0 until known */
+	uint16_t flags;   /* MCOPY_HELLO_RAW / _RDMA: how the data travels */
 	unsigned n_up;
 	bool started, finished;
 	int qfd; /* QEMU side (input on send, output on recv); -1 */
 	bool qfd_owned;
 	bool duplex;       /* qfd is a socket: carry what QEMU writes on the target back (BACK frames) */
 	bool back_eof;     /* target: QEMU closed its sending side */
+	bool in_eof;       /* source: QEMU ended its data; its return path may still be open */
 	uint64_t back_seq; /* BACK frames sent (target) / received (source) */
 	int fds[MCOPY_STREAM_MAX];
 	char peers[MCOPY_STREAM_MAX][PEER_LEN];
@@ -97,6 +102,15 @@ void mcopy_params_init(struct mcopy_params *p, enum mcopy_role role)
 	p->timeout = MCOPY_DEFAULT_TIMEOUT;
 	p->setup_timeout = MCOPY_DEFAULT_SETUP;
 	p->sock_buf = MCOPY_DEFAULT_SOCK_BUF;
+	p->backend = role == MCOPY_CLIENT ? MCOPY_BACKEND_TCP : MCOPY_BACKEND_AUTO;
+}
+
+/* The HELLO flags a source asks for on each stream of a channel. */
+static uint16_t hello_flags(const struct mcopy_params *p)
+{
+	if (p->backend == MCOPY_BACKEND_RDMA)
+		return MCOPY_HELLO_RDMA;
+	return p->streams == 1 && !p->framed ? MCOPY_HELLO_RAW : 0;
 }
 
 /* ---------------------------------------------------------------- helpers */
@@ -295,10 +309,12 @@ static int write_qemu(struct channel *c, const uint8_t *buf, size_t len)
 
 /* source: take what the target sent on stream s without waiting for a header
  * that has not (fully) arrived. BACK frames (stream 0: QEMU's return path on
- * the target) are written to QEMU here, or dropped when !deliver (QEMU has
- * gone). Returns 1 with *ret_f for any other frame (DONE, ABORT), 0 when no
- * complete header is waiting, -ECONNRESET at EOF, or another error. */
-static int take_from_target(struct channel *c, unsigned s, bool deliver, struct mcopy_frame *ret_f)
+ * the target) are written to QEMU here. Once QEMU has ended its data it may
+ * still read its return path (a half-close), so they are still delivered;
+ * only when QEMU then refuses them (it closed the whole socket) are they
+ * dropped. Returns 1 with *ret_f for any other frame (DONE, ABORT), 0 when
+ * no complete header is waiting, -ECONNRESET at EOF, or another error. */
+static int take_from_target(struct channel *c, unsigned s, struct mcopy_frame *ret_f)
 {
 	uint8_t h[MCOPY_FRAME_HDR_LEN], payload[MCOPY_BACK_MAX];
 	struct mcopy_frame f;
@@ -326,9 +342,11 @@ static int take_from_target(struct channel *c, unsigned s, bool deliver, struct 
 		r = recv_all(c, s, payload, f.len);
 		if (r < 0)
 			return r;
-		if (deliver && c->duplex) {
+		if (c->duplex) {
 			r = write_qemu(c, payload, f.len);
-			if (r < 0)
+			if (r < 0 && c->in_eof && (r == -EPIPE || r == -ECONNRESET))
+				c->duplex = false; /* QEMU closed after its data: drop the rest */
+			else if (r < 0)
 				return r;
 		}
 	}
@@ -339,7 +357,7 @@ static int take_from_target(struct channel *c, unsigned s, bool deliver, struct 
 static int peer_trouble(struct channel *c, unsigned s, int err)
 {
 	struct mcopy_frame f;
-	int r = take_from_target(c, s, true, &f);
+	int r = take_from_target(c, s, &f);
 
 	if (r == 1 && f.type == MCOPY_FRAME_ABORT) {
 		c->peer_error = f.seq < 4096 ? (int)f.seq : EPROTO;
@@ -380,6 +398,33 @@ static int back_pump(struct channel *c)
 			return r;
 		c->back_seq++;
 	}
+	return 0;
+}
+
+/* source, after its own direction ended: the target's DONE(count) on stream
+ * s, still delivering QEMU's return path (BACK) that comes before it. */
+static int wait_done(struct channel *c, unsigned s, uint64_t count)
+{
+	const char *what = "waiting for the target to acknowledge";
+	struct mcopy_frame f;
+	int r;
+
+	for (;;) {
+		r = take_from_target(c, s, &f);
+		if (r != 0)
+			break;
+		r = wait_one(c, c->fds[s], POLLIN, ms_of(c->e->p.setup_timeout));
+		if (r < 0)
+			return fail_at(c, r, what, s);
+	}
+	if (r == 1 && f.type == MCOPY_FRAME_ABORT) {
+		c->peer_error = f.seq < 4096 ? (int)f.seq : EPROTO;
+		return fail_at(c, -MCOPY_EPEERABORT, what, s);
+	}
+	if (r < 0)
+		return fail_at(c, r == -ECONNRESET ? -MCOPY_ETRUNCATED : r, what, s);
+	if (f.type != MCOPY_FRAME_DONE || f.seq != count)
+		return fail_at(c, -MCOPY_ESEQ, what, s);
 	return 0;
 }
 
@@ -474,6 +519,7 @@ static int send_channel(struct channel *c, int pipe_r, int pipe_w, size_t cap)
 	}
 
 	/* The source ended: END on every stream, then the target's DONE on each. */
+	c->in_eof = true;
 	mcopy_tx_end(&tx, &f);
 	mcopy_frame_encode(&f, h, sizeof(h));
 	for (unsigned i = 0; i < c->streams; i++) {
@@ -484,28 +530,15 @@ static int send_channel(struct channel *c, int pipe_r, int pipe_w, size_t cap)
 		shutdown(c->fds[i], SHUT_WR);
 	}
 	for (unsigned i = 0; i < c->streams; i++) {
-		for (;;) {
-			/* QEMU closed its side: late return-path bytes are dropped */
-			r = take_from_target(c, i, false, &f);
-			if (r != 0)
-				break;
-			r = wait_one(c, c->fds[i], POLLIN, ms_of(c->e->p.setup_timeout));
-			if (r < 0)
-				return fail_at(c, r, "waiting for the target to acknowledge", i);
-		}
-		if (r == 1 && f.type == MCOPY_FRAME_ABORT) {
-			c->peer_error = f.seq < 4096 ? (int)f.seq : EPROTO;
-			return fail_at(c, -MCOPY_EPEERABORT, "waiting for the target to acknowledge", i);
-		}
+		r = wait_done(c, i, tx.next_seq);
 		if (r < 0)
-			return fail_at(c, r == -ECONNRESET ? -MCOPY_ETRUNCATED : r,
-				       "waiting for the target to acknowledge", i);
-		if (f.type != MCOPY_FRAME_DONE || f.seq != tx.next_seq)
-			return fail_at(c, -MCOPY_ESEQ, "waiting for the target to acknowledge", i);
+			return r;
 	}
 	c->bytes = tx.bytes;
 	return 0;
 }
+
+static int recv_finish(struct channel *c, uint64_t count);
 
 static int recv_channel(struct channel *c, int pipe_r, int pipe_w, size_t cap)
 {
@@ -516,8 +549,6 @@ static int recv_channel(struct channel *c, int pipe_r, int pipe_w, size_t cap)
 	const char *out_what = c->e->p.unix_path ? "writing to QEMU" : "writing the output";
 	struct mcopy_frame f;
 	struct mcopy_rx rx;
-	struct stat st;
-	uint8_t h[MCOPY_FRAME_HDR_LEN];
 
 	mcopy_rx_init(&rx, c->streams);
 	for (;;) {
@@ -599,20 +630,217 @@ static int recv_channel(struct channel *c, int pipe_r, int pipe_w, size_t cap)
 	}
 
 	/* Everything delivered: flush, then acknowledge on every stream. */
+	r = recv_finish(c, rx.next_seq);
+	if (r < 0)
+		return r;
+	c->bytes = rx.bytes;
+	return 0;
+}
+
+/* ---------------------------------------------------- unframed (1 stream) */
+
+/* source, raw: move len bytes from the pipe to the target's stream, taking
+ * what the target sends meanwhile (QEMU's return path) so that neither side
+ * can block the other with a full buffer. */
+static int raw_out(struct channel *c, int pipe_r, size_t len)
+{
+	struct pollfd pfd[2];
+	int fd = c->fds[0], r;
+
+	while (len > 0) {
+		ssize_t n = splice(pipe_r, NULL, fd, NULL, len, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN) {
+			pfd[1] = (struct pollfd){.fd = fd, .events = POLLOUT | POLLIN};
+			r = wait_fds(c, pfd, 1, ms_of(c->e->p.timeout));
+			if (r < 0)
+				return r;
+			if (pfd[1].revents & (POLLIN | POLLERR | POLLHUP)) {
+				r = peer_trouble(c, 0, pfd[1].revents & POLLIN ? 0 : -ECONNRESET);
+				if (r < 0)
+					return r;
+			}
+			continue;
+		}
+		if (n < 0)
+			return errno == EPIPE || errno == ECONNRESET ? peer_trouble(c, 0, -errno) : -errno;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* The bytes as they are, QEMU -> pipe -> TCP, each chunk as large as the
+ * pipe takes. The stream has SO_LINGER 0 (channel_connect): only the FIN
+ * of a clean end closes it gracefully; DONE counts bytes. The stream is full
+ * duplex: the target's BACK frames (QEMU's return path) come back on it,
+ * during the transfer and after our FIN, until its DONE. */
+static int send_raw(struct channel *c, int pipe_r, int pipe_w, size_t cap)
+{
+	struct pollfd pfd[3];
+	uint64_t bytes = 0;
+	int fd = c->fds[0], r;
+
+	for (;;) {
+		ssize_t n = splice(c->qfd, NULL, pipe_w, NULL, cap, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN) {
+			/* idle source: wait for it, for the target's return path, or
+			 * for the target to abort or vanish */
+			pfd[1] = (struct pollfd){.fd = c->qfd, .events = POLLIN};
+			pfd[2] = (struct pollfd){.fd = fd, .events = POLLIN};
+			r = wait_fds(c, pfd, 2, -1);
+			if (r < 0)
+				return fail_at(c, r, "waiting for data from QEMU", 0);
+			if (pfd[2].revents) {
+				r = peer_trouble(c, 0, 0);
+				if (r < 0)
+					return fail_at(c, r, "receiving from the target", 0);
+			}
+			continue;
+		}
+		if (n < 0)
+			return fail_at(c, -errno, "reading from QEMU", 0);
+		if (n == 0)
+			break;
+		rate_wait(c, (size_t)n);
+		r = raw_out(c, pipe_r, (size_t)n);
+		if (r < 0)
+			return fail_at(c, r, "writing to the target", 0);
+		bytes += (uint64_t)n;
+	}
+	/* clean end: the FIN says so (it ends our direction only), then the
+	 * target's DONE after the rest of QEMU's return path */
+	c->in_eof = true;
+	shutdown(fd, SHUT_WR);
+	r = wait_done(c, 0, bytes);
+	if (r < 0)
+		return r;
+	c->bytes = bytes;
+	return 0;
+}
+
+/* Everything delivered: make it durable or visible, then DONE(count) on
+ * every stream. The source's end ends one direction only: QEMU's return path
+ * is carried on until QEMU closes it, or until it has been silent for the
+ * stall timeout (nothing is lost then: there is nothing to carry, and DONE
+ * must come some time), because the source drops what comes after DONE. */
+static int recv_finish(struct channel *c, uint64_t count)
+{
+	struct mcopy_frame f = {.type = MCOPY_FRAME_DONE, .seq = count};
+	uint8_t h[MCOPY_FRAME_HDR_LEN];
+	struct stat st;
+	int r;
+
 	if (fstat(c->qfd, &st) == 0 && S_ISREG(st.st_mode)) {
 		if (fdatasync(c->qfd) < 0)
 			return fail_at(c, -errno, "flushing the output", 0);
 	} else if (S_ISSOCK(st.st_mode)) {
 		shutdown(c->qfd, SHUT_WR);
 	}
-	f = (struct mcopy_frame){.type = MCOPY_FRAME_DONE, .seq = rx.next_seq};
+	for (;;) {
+		r = back_pump(c);
+		if (r < 0)
+			return fail_at(c, r, "carrying QEMU's return path to the source", 0);
+		if (!c->duplex || c->back_eof)
+			break;
+		r = wait_one(c, c->qfd, POLLIN, ms_of(c->e->p.timeout));
+		if (r == -ETIMEDOUT)
+			break;
+		if (r < 0)
+			return fail_at(c, r, "carrying QEMU's return path to the source", 0);
+	}
 	mcopy_frame_encode(&f, h, sizeof(h));
 	for (unsigned i = 0; i < c->streams; i++) {
 		r = send_all(c, i, h, sizeof(h), 0);
 		if (r < 0)
 			return fail_at(c, r, "acknowledging to the source", i);
 	}
-	c->bytes = rx.bytes;
+	return 0;
+}
+
+/* TCP -> pipe -> QEMU until the source's FIN; a reset is a source that
+ * died. What QEMU writes back (its return path) goes to the source as BACK
+ * frames on the same stream, as on a framed one. */
+static int recv_raw(struct channel *c, int pipe_r, int pipe_w, size_t cap)
+{
+	const char *out_what = c->e->p.unix_path ? "writing to QEMU" : "writing the output";
+	const char *back_what = "carrying QEMU's return path to the source";
+	struct pollfd pfd[3];
+	uint64_t bytes = 0;
+	int fd = c->fds[0], r;
+
+	for (;;) {
+		ssize_t n = splice(fd, NULL, pipe_w, NULL, cap, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN) {
+			/* an idle source is fine (keepalive bounds a dead one); QEMU
+			 * may be waiting for its return path meanwhile */
+			r = back_pump(c);
+			if (r < 0)
+				return fail_at(c, r, back_what, 0);
+			pfd[1] = (struct pollfd){.fd = fd, .events = POLLIN};
+			pfd[2] = (struct pollfd){.fd = c->qfd, .events = POLLIN};
+			r = wait_fds(c, pfd, c->duplex && !c->back_eof ? 2 : 1, -1);
+			if (r < 0)
+				return fail_at(c, r, "reading from the source", 0);
+			continue;
+		}
+		if (n < 0 && (errno == ECONNRESET || errno == EPIPE))
+			return fail_at(c, -MCOPY_ETRUNCATED, "reading from the source (it reset the stream)",
+				       0);
+		if (n < 0)
+			return fail_at(c, -errno, "reading from the source", 0);
+		if (n == 0)
+			break;
+		r = splice_out(c, pipe_r, c->qfd, (size_t)n);
+		if (r < 0)
+			return fail_at(c, r, out_what, 0);
+		bytes += (uint64_t)n;
+		r = back_pump(c); /* not starved by a busy source */
+		if (r < 0)
+			return fail_at(c, r, back_what, 0);
+	}
+	r = recv_finish(c, bytes);
+	if (r < 0)
+		return r;
+	c->bytes = bytes;
+	return 0;
+}
+
+/* ----------------------------------------------------------- rdma glue */
+
+static void throttle_cb(void *ctx, uint64_t n)
+{
+	rate_wait(ctx, (size_t)n);
+}
+
+static int rdma_channel(struct channel *c)
+{
+	struct mcopy_xfer x = {.qfd = c->qfd,
+			       .ctl_fd = c->fds[0],
+			       .stop_fd = c->e->stop_fd,
+			       .timeout = c->e->p.timeout,
+			       .setup_timeout = c->e->p.setup_timeout,
+			       .throttle = c->e->p.bandwidth ? throttle_cb : NULL,
+			       .ctx = c};
+	int r;
+
+	/* the RDMA data path has no BACK frames: it must never carry a channel
+	 * whose QEMU side could have a return path (params_check and
+	 * server_verdict refuse those before; this is the last guard) */
+	if (c->duplex)
+		return fail_at(c, -EOPNOTSUPP, "rdma: QEMU's side is a socket (no return path on rdma)", 0);
+	r = c->e->p.role == MCOPY_CLIENT ? mcopy_rdma_send(&x) : mcopy_rdma_recv(&x);
+	c->peer_error = x.peer_error;
+	if (r < 0)
+		return fail_at(c, r, x.what ? x.what : "rdma", 0);
+	c->bytes = x.bytes;
 	return 0;
 }
 
@@ -639,7 +867,12 @@ static void *channel_worker(void *arg)
 
 		c->duplex = c->qfd >= 0 && fstat(c->qfd, &st) == 0 && S_ISSOCK(st.st_mode);
 	}
-	if (e->p.role == MCOPY_CLIENT)
+	if (c->flags & MCOPY_HELLO_RDMA)
+		r = rdma_channel(c);
+	else if (c->flags & MCOPY_HELLO_RAW)
+		r = e->p.role == MCOPY_CLIENT ? send_raw(c, pipefd[0], pipefd[1], (size_t)cap)
+					      : recv_raw(c, pipefd[0], pipefd[1], (size_t)cap);
+	else if (e->p.role == MCOPY_CLIENT)
 		r = send_channel(c, pipefd[0], pipefd[1], (size_t)cap);
 	else
 		r = recv_channel(c, pipefd[0], pipefd[1], (size_t)cap);
@@ -810,6 +1043,7 @@ static void conn_ready(struct conn *c)
 			return;
 		}
 		ch->streams = h.streams;
+		ch->flags = h.flags;
 	}
 	ch->fds[c->stream] = c->fd;
 	memcpy(ch->peers[c->stream], c->peer, PEER_LEN);
@@ -838,6 +1072,9 @@ static uint32_t server_verdict(struct mcopy_engine *e, const struct mcopy_hello 
 	ch = &e->ch[h->channel];
 	if (ch->started || (ch->streams && ch->streams != h->streams) || ch->fds[h->stream] >= 0)
 		return MCOPY_ST_BAD_STREAM;
+	if ((h->flags & MCOPY_HELLO_RDMA) &&
+	    (e->p.backend == MCOPY_BACKEND_TCP || !mcopy_rdma_built() || e->p.unix_path))
+		return MCOPY_ST_NO_RDMA; /* unix_path: QEMU's return path, which rdma does not carry */
 	return MCOPY_ST_OK;
 }
 
@@ -921,7 +1158,8 @@ static void conn_io_cb(struct ev_loop *loop, struct ev_io *io, int fd, uint32_t 
 			struct mcopy_hello h = {.migration_id = c->e->p.migration_id,
 						.channel = (uint16_t)c->channel,
 						.stream = (uint16_t)c->stream,
-						.streams = (uint16_t)c->e->p.streams};
+						.streams = (uint16_t)c->e->p.streams,
+						.flags = hello_flags(&c->e->p)};
 
 			r = mcopy_hs_new(MCOPY_CLIENT, c->e->p.key, &h, nonce, now, c->e->p.timeout, &c->hs);
 		}
@@ -933,7 +1171,9 @@ static void conn_io_cb(struct ev_loop *loop, struct ev_io *io, int fd, uint32_t 
 		return;
 	}
 	if (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
-		ssize_t n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+		/* peek, and take only what the handshake consumed: what follows it
+		 * (an RDMA offer) belongs to the worker */
+		ssize_t n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT | MSG_PEEK);
 
 		if (n < 0 && errno != EAGAIN && errno != EINTR) {
 			conn_fail(c, -errno, "receiving the handshake");
@@ -945,7 +1185,9 @@ static void conn_io_cb(struct ev_loop *loop, struct ev_io *io, int fd, uint32_t 
 		}
 		if (n > 0) {
 			r = mcopy_hs_input(c->hs, buf, (size_t)n, now);
-			if (r >= 0 && r < n)
+			if (r > 0 && recv(fd, buf, (size_t)r, MSG_DONTWAIT) != r)
+				r = -EIO; /* cannot happen: the bytes were peeked */
+			if (r >= 0 && r < n && mcopy_hs_state(c->hs) != MCOPY_HS_DONE)
 				r = -MCOPY_EBADMSG; /* the peer talked out of turn */
 			if (r < 0 && mcopy_hs_pending(c->hs, NULL) == 0) {
 				conn_fail(c, r, hs_what(c, r));
@@ -1012,6 +1254,7 @@ fail:
 static void channel_connect(struct mcopy_engine *e, struct channel *ch, usec_t now)
 {
 	ch->streams = e->p.streams;
+	ch->flags = hello_flags(&e->p);
 	for (unsigned i = 0; i < ch->streams; i++) {
 		unsigned l = (ch->idx + i) % e->p.n_links;
 		const struct sockaddr *sa = (const struct sockaddr *)&e->p.links[l];
@@ -1022,6 +1265,13 @@ static void channel_connect(struct mcopy_engine *e, struct channel *ch, usec_t n
 			return;
 		}
 		tune_tcp(fd, &e->p);
+		if (ch->flags & MCOPY_HELLO_RAW) {
+			/* no END frame on a raw stream: every close but the clean
+			 * end's shutdown must be a reset, even when this process dies */
+			struct linger lg = {.l_onoff = 1, .l_linger = 0};
+
+			setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+		}
 		r = connect(fd, sa, e->p.link_lens[l]) < 0 && errno != EINPROGRESS ? -errno : 0;
 		if (r == 0)
 			r = conn_new(e, fd, true, sa, ch->idx, i, now);
@@ -1160,6 +1410,14 @@ static int params_check(const struct mcopy_params *p)
 		return -EINVAL;
 	if (p->role != MCOPY_CLIENT && p->role != MCOPY_SERVER)
 		return -EINVAL;
+	if (p->role == MCOPY_CLIENT && p->backend != MCOPY_BACKEND_TCP && p->backend != MCOPY_BACKEND_RDMA)
+		return -EINVAL; /* resolve auto with mcopy_backend_choose first */
+	if (p->role == MCOPY_CLIENT && p->backend == MCOPY_BACKEND_RDMA && !mcopy_rdma_built())
+		return -EOPNOTSUPP;
+	if (p->role == MCOPY_CLIENT && p->backend == MCOPY_BACKEND_RDMA && p->streams != 1)
+		return -EINVAL; /* rdma: one connection per channel, no striping */
+	if (p->role == MCOPY_CLIENT && p->backend == MCOPY_BACKEND_RDMA && p->unix_path)
+		return -EOPNOTSUPP; /* rdma carries no return path, QEMU's unix socket needs one */
 	if ((p->unix_path != NULL) == (p->io_fd >= 0))
 		return -EINVAL; /* exactly one QEMU side */
 	if (p->io_fd >= 0 && p->channels != 1)

@@ -1,10 +1,14 @@
 #!/bin/bash
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # The copy engine between two namespaces of its own (no sandbox, no corosync):
-# 1 GiB of random data through 1 stream, 4 streams, and 2 links (two veth
-# pairs) arrives with the same sha256; then faults: the receiver killed
-# mid-stream (the sender fails with a clear message within a deadline), a
-# wrong key (refused, nothing delivered), a truncated frame (a clear error).
+# 1 GiB of random data through 1 stream (unframed splice), 1 stream framed,
+# both again with the sink's sha256 carried back after the end (the return path),
+# 4 streams, and 2 links (two veth pairs) arrives with the same sha256; then
+# faults: the receiver killed mid-stream (the sender fails with a clear
+# message within a deadline), a wrong key (refused, nothing delivered), a
+# source killed mid-stream, unframed and framed (the receiver says
+# "truncated"), and --backend rdma without an RDMA device (a clear error).
+# The RDMA data path itself is NOT exercised: it needs RDMA hardware.
 #   MCOPY_IT_BYTES  size of the random payload (default 1 GiB)
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -58,11 +62,18 @@ wait_until() {
 }
 listening() { ip netns exec "$b" ss -Hltn "sport = :$1" | grep -q .; }
 
-# transfer NAME SEND_ARGS RECV_ARGS: data -> unix -> send -> recv -> unix -> sha256
+# transfer NAME SEND_ARGS RECV_ARGS [back]: data -> unix -> send -> recv ->
+# unix -> sha256. With "back" the sum travels the other way, as QEMU's return
+# path does: the sink answers on its unix socket only after the data's end,
+# and the source reads the answer on the socket it wrote the data to.
 transfer() {
-	local name=$1 sargs=$2 rargs=$3 got rc
+	local name=$1 sargs=$2 rargs=$3 back=${4:-} got rc
 	rm -f "$work"/*.sock "$work/sum"
-	( ip netns exec "$b" socat -u UNIX-LISTEN:"$work/sink.sock" - | sha256sum | cut -d' ' -f1 >"$work/sum" ) &
+	if [ -n "$back" ]; then
+		ip netns exec "$b" socat -t 30 UNIX-LISTEN:"$work/sink.sock" EXEC:sha256sum &
+	else
+		( ip netns exec "$b" socat -u UNIX-LISTEN:"$work/sink.sock" - | sha256sum | cut -d' ' -f1 >"$work/sum" ) &
+	fi
 	pids+=($!)
 	wait_until "the sink" test -S "$work/sink.sock"
 	# shellcheck disable=SC2086
@@ -75,7 +86,12 @@ transfer() {
 		2>"$work/send.log" &
 	pids+=($!)
 	wait_until "send" test -S "$work/src.sock"
-	ip netns exec "$a" socat -u FILE:"$work/data" UNIX-CONNECT:"$work/src.sock" || fail "$name: source failed"
+	if [ -n "$back" ]; then
+		ip netns exec "$a" socat -t 60 - UNIX-CONNECT:"$work/src.sock" <"$work/data" | cut -d' ' -f1 >"$work/sum" ||
+			fail "$name: source failed"
+	else
+		ip netns exec "$a" socat -u FILE:"$work/data" UNIX-CONNECT:"$work/src.sock" || fail "$name: source failed"
+	fi
 	for p in "${pids[@]}"; do
 		wait "$p"
 		rc=$?
@@ -88,6 +104,11 @@ transfer() {
 }
 
 transfer "1 stream" "-t 10.78.1.2:5200" "-l 10.78.1.2:5200"
+grep -q 'unframed splice' "$work/send.log" || fail "1 stream: not carried unframed"
+transfer "1 stream framed" "-t 10.78.1.2:5200 --framed" "-l 10.78.1.2:5200"
+# the return path after the source's end: raw (a FIN ends one direction only) and framed
+transfer "1 stream, sum back" "-t 10.78.1.2:5200" "-l 10.78.1.2:5200" back
+transfer "1 stream framed, sum back" "-t 10.78.1.2:5200 --framed" "-l 10.78.1.2:5200" back
 transfer "4 streams" "-t 10.78.1.2:5200 -s 4" "-l 10.78.1.2:5200"
 transfer "2 links" "-t 10.78.1.2:5200 -t 10.78.2.2:5200 -s 2" "-l 10.78.1.2:5200 -l 10.78.2.2:5200"
 # both links carried data in the last case
@@ -131,21 +152,41 @@ grep -q 'dropped a stream.*authentication failed' "$work/recv.log" || fail "wron
 [ ! -s "$work/out" ] || fail "wrong key: $(stat -c %s "$work/out") bytes were delivered"
 echo "ok: wrong key: refused on both sides, 0 bytes delivered"
 
-# Fault 3: a truncated frame: a fake source that authenticates... cannot be
-# built in shell; instead the real source is cut mid-frame by killing it while
-# a frame is in flight, and the receiver must say "truncated".
-ip netns exec "$b" timeout 30 "$mcopy" recv -k "$work/key" -m 14 -l 10.78.1.2:5200 -o /dev/null \
-	2>"$work/recv.log" &
-rpid=$!
-wait_until "recv" listening 5200
-ip netns exec "$a" "$mcopy" send -k "$work/key" -m 14 -t 10.78.1.2:5200 -i /dev/zero -b 800 \
-	2>"$work/send.log" &
-spid=$!
-wait_until "data to flow" grep -q 'backend' "$work/send.log"
-sleep 1 # mid-stream, as above
-kill -9 "$spid"
-wait "$spid" 2>/dev/null
-wait "$rpid" && fail "truncated: the receiver exited 0"
-grep -q 'truncated' "$work/recv.log" || { cat "$work/recv.log" >&2; fail "truncated: no clear error"; }
-echo "ok: truncated stream: $(grep -o 'failed: .*' "$work/recv.log")"
+# Fault 3: a source that dies mid-stream: killed while data is in flight, the
+# receiver must say "truncated" — unframed (the source's socket has SO_LINGER 0:
+# the kernel resets it when the process dies) and framed (the stream ends inside
+# a frame or before END).
+for mode in unframed framed; do
+	opt=
+	[ $mode = framed ] && opt=--framed
+	ip netns exec "$b" timeout 30 "$mcopy" recv -k "$work/key" -m 14 -l 10.78.1.2:5200 -o /dev/null \
+		2>"$work/recv.log" &
+	rpid=$!
+	wait_until "recv" listening 5200
+	# shellcheck disable=SC2086
+	ip netns exec "$a" "$mcopy" send -k "$work/key" -m 14 -t 10.78.1.2:5200 -i /dev/zero -b 800 $opt \
+		2>"$work/send.log" &
+	spid=$!
+	wait_until "data to flow" grep -q 'backend' "$work/send.log"
+	sleep 1 # mid-stream, as above
+	kill -9 "$spid"
+	wait "$spid" 2>/dev/null
+	wait "$rpid" && fail "truncated ($mode): the receiver exited 0"
+	grep -q 'truncated' "$work/recv.log" || { cat "$work/recv.log" >&2; fail "truncated ($mode): no clear error"; }
+	echo "ok: truncated stream ($mode): $(grep -o 'failed: .*' "$work/recv.log")"
+done
+
+# RDMA requested where no RDMA device reaches the peer: a clear error, exit
+# nonzero, before anything listens or connects. (With a device this would
+# start the RDMA data path, which this test cannot check.)
+if ls /sys/class/infiniband/* >/dev/null 2>&1; then
+	echo "skip: --backend rdma refusal: this machine has an RDMA device"
+else
+	ip netns exec "$a" timeout 10 "$mcopy" send -k "$work/key" -m 15 -t 10.78.1.2:5200 -i "$work/data" \
+		--backend rdma 2>"$work/send.log" && fail "rdma without a device: the sender exited 0"
+	grep -Eq 'backend rdma unavailable: .*(no RDMA device|without RDMA)' "$work/send.log" ||
+		{ cat "$work/send.log" >&2; fail "rdma without a device: no clear error"; }
+	echo "ok: --backend rdma without a device: $(grep -o 'backend rdma unavailable: .*' "$work/send.log")"
+fi
+echo "note: the RDMA data path (verbs) was NOT exercised: no RDMA device here"
 echo "PASS: test-mcopy-integrity"

@@ -53,7 +53,7 @@ sb_wait_log n1 'migration of vm1: mcopy: QEMU connected, carrying to 10\.99\.2\.
 sb_wait_log n2 'migration of vm1: mcopy: receiving from 10\.99\.2\.1:[0-9]+, 5 channel' 1 "$mark2" ||
 	sb_fail "n2's engine never received"
 sb_wait_log n2 'migration of vm1: mcopy: received [0-9]+ bytes on 5 channel' 5 "$mark2" || sb_fail "n2's engine did not finish"
-sb_wait_log n1 'migration of vm1 to n2: done \(mcopy: 5 channel\(s\), [0-9.]+ MB carried' 5 "$mark1" ||
+sb_wait_log n1 'migration of vm1 to n2: done \(mcopy: 5 channel\(s\), [0-9.]+ MB carried, backend tcp unframed' 5 "$mark1" ||
 	sb_fail "n1 does not say what mcopy carried"
 for n in n1 n2; do sb_grep_log $n 'mcopy' "$(eval echo \$mark${n#n})" | sed "s/^/  $n: /"; done
 

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* tests/unit/test-mcopy-proto.c: the mcopy handshake (both roles, wrong
  * key, replay both ways, refusal, bad messages, byte-at-a-time delivery,
- * deadline under a fake clock) and the frame codec. Pure: no sockets. */
+ * deadline under a fake clock, HELLO flags) and the frame codec. Pure: no sockets. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -348,6 +348,87 @@ static void test_api_edges(void **state)
 	assert_string_equal(mcopy_strerror(-ENOENT), strerror(ENOENT));
 }
 
+/* HELLO flags: raw and rdma travel authenticated to the server; only on one
+ * stream, never both, no unknown bits (a client refuses to send them, a
+ * server takes them for a malformed HELLO). */
+static void test_hello_flags(void **state)
+{
+	static const struct {
+		uint16_t flags, streams;
+		int ok;
+	} cases[] = {
+		{MCOPY_HELLO_RAW, 1, 1},
+		{MCOPY_HELLO_RDMA, 1, 1},
+		{MCOPY_HELLO_RAW, 4, 0},
+		{MCOPY_HELLO_RDMA, 2, 0},
+		{MCOPY_HELLO_RAW | MCOPY_HELLO_RDMA, 1, 0},
+		{0x0004, 1, 0},
+		{0x8000, 4, 0},
+	};
+	uint8_t nc[MCOPY_NONCE_LEN], ns[MCOPY_NONCE_LEN], msg[MCOPY_HELLO_LEN];
+	struct mcopy_hs *c, *s;
+	struct mcopy_hello h, got;
+	const uint8_t *p;
+	struct wire w;
+
+	(void)state;
+	nonce(nc, 1);
+	nonce(ns, 100);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		h = (struct mcopy_hello){.migration_id = 9,
+					 .channel = 0,
+					 .stream = 0,
+					 .streams = cases[i].streams,
+					 .flags = cases[i].flags};
+		c = s = NULL;
+		if (!cases[i].ok) {
+			assert_int_equal(mcopy_hs_new(MCOPY_CLIENT, key, &h, nc, 0, TIMEOUT, &c), -EINVAL);
+			/* forged on the wire: the server rejects the HELLO */
+			h.flags = 0;
+			assert_int_equal(mcopy_hs_new(MCOPY_CLIENT, key, &h, nc, 0, TIMEOUT, &c), 0);
+			assert_int_equal(mcopy_hs_new(MCOPY_SERVER, key, NULL, ns, 0, TIMEOUT, &s), 0);
+			assert_int_equal(mcopy_hs_pending(c, &p), MCOPY_HELLO_LEN);
+			memcpy(msg, p, sizeof(msg));
+			put_u16(msg + MCOPY_HDR_LEN + 14, cases[i].flags);
+			assert_int_equal(mcopy_hs_input(s, msg, sizeof(msg), 0), -MCOPY_EBADMSG);
+			mcopy_hs_free(c);
+			mcopy_hs_free(s);
+			continue;
+		}
+		assert_int_equal(mcopy_hs_new(MCOPY_CLIENT, key, &h, nc, 0, TIMEOUT, &c), 0);
+		assert_int_equal(mcopy_hs_new(MCOPY_SERVER, key, NULL, ns, 0, TIMEOUT, &s), 0);
+		memset(&w, 0, sizeof(w));
+		for (int round = 0; round < 4; round++) {
+			pump(c, s, w.c2s, &w.c2s_len, 64);
+			if (mcopy_hs_state(s) == MCOPY_HS_DECIDE)
+				assert_int_equal(mcopy_hs_decide(s, MCOPY_ST_OK), 0);
+			pump(s, c, w.s2c, &w.s2c_len, 64);
+		}
+		assert_int_equal(mcopy_hs_state(c), MCOPY_HS_DONE);
+		assert_int_equal(mcopy_hs_hello(s, &got), 0);
+		assert_int_equal(got.flags, cases[i].flags);
+		mcopy_hs_free(c);
+		mcopy_hs_free(s);
+	}
+	/* a flag flipped in transit breaks the client's proof */
+	h = (struct mcopy_hello){.migration_id = 9, .streams = 1, .flags = MCOPY_HELLO_RAW};
+	assert_int_equal(mcopy_hs_new(MCOPY_CLIENT, key, &h, nc, 0, TIMEOUT, &c), 0);
+	assert_int_equal(mcopy_hs_new(MCOPY_SERVER, key, NULL, ns, 0, TIMEOUT, &s), 0);
+	assert_int_equal(mcopy_hs_pending(c, &p), MCOPY_HELLO_LEN);
+	memcpy(msg, p, sizeof(msg));
+	mcopy_hs_sent(c, sizeof(msg));
+	put_u16(msg + MCOPY_HDR_LEN + 14, 0);
+	assert_int_equal(mcopy_hs_input(s, msg, sizeof(msg), 0), MCOPY_HELLO_LEN);
+	memset(&w, 0, sizeof(w));
+	pump(s, c, w.s2c, &w.s2c_len, 64);
+	pump(c, s, w.c2s, &w.c2s_len, 64);
+	while (mcopy_hs_pending(s, NULL))
+		mcopy_hs_sent(s, 1);
+	assert_int_equal(mcopy_hs_error(s), -MCOPY_EBADAUTH);
+	mcopy_hs_free(c);
+	mcopy_hs_free(s);
+}
+
 static void test_frames(void **state)
 {
 	static const struct {
@@ -366,8 +447,11 @@ static void test_frames(void **state)
 		{{MCOPY_FRAME_BACK, MCOPY_BACK_MAX, 7}, 1},
 		{{MCOPY_FRAME_BACK, 0, 7}, 0},
 		{{MCOPY_FRAME_BACK, MCOPY_BACK_MAX + 1, 7}, 0},
+		{{MCOPY_FRAME_RDMA_OFFER, MCOPY_RDMA_OFFER_LEN, 0}, 1},
+		{{MCOPY_FRAME_RDMA_OFFER, 0, 0}, 0},
+		{{MCOPY_FRAME_RDMA_OFFER, MCOPY_RDMA_OFFER_LEN + 1, 0}, 0},
 		{{0, 0, 0}, 0},
-		{{6, 0, 0}, 0},
+		{{7, 0, 0}, 0},
 	};
 	uint8_t buf[MCOPY_FRAME_HDR_LEN];
 	struct mcopy_frame out, sentinel;
@@ -442,6 +526,7 @@ int main(void)
 		cmocka_unit_test(test_bad_messages),
 		cmocka_unit_test(test_deadline),
 		cmocka_unit_test(test_api_edges),
+		cmocka_unit_test(test_hello_flags),
 		cmocka_unit_test(test_frames),
 		cmocka_unit_test(test_hello_peek),
 	};
