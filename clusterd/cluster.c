@@ -544,6 +544,26 @@ static int receive_mig_report(struct cl_cluster *c, uint32_t from, const void *b
 	return 0;
 }
 
+static int receive_mig_copy(struct cl_cluster *c, uint32_t from, const void *buf, size_t len, usec_t now)
+{
+	struct clm_mig_copy m;
+	struct cl_migration *e;
+	int r = clm_decode_mig_copy(buf, len, &m);
+
+	if (r < 0)
+		return reject(c, from, "malformed migration copy report", r, now);
+	e = (struct cl_migration *)cl_cluster_migration(c, m.id);
+	if (!e)
+		return reject(c, from, "copy report on an unknown migration (ignored)", -ENOENT, now);
+	if (e->kind != CLM_KIND_MIGRATE || from != e->source)
+		return reject(c, from, "copy report not from the source of a live migration", -EPERM, now);
+	if (e->state == CLM_MIG_SUCCEEDED || e->state == CLM_MIG_FAILED)
+		return reject(c, from, "copy report on a finished migration (ignored)", -ESTALE, now);
+	e->copy = m;
+	e->copy_known = true;
+	return 0;
+}
+
 size_t cl_cluster_migrations(const struct cl_cluster *c, const struct cl_migration **ret_migs)
 {
 	*ret_migs = c->migs;
@@ -820,7 +840,7 @@ int cl_cluster_receive(struct cl_cluster *c, uint32_t from, const void *buf, siz
 	if (sender != from)
 		return reject(c, from, "sender field does not match the CPG sender", -EBADMSG, now);
 	if (type != CLM_LINK_VIEW && type != CLM_INVENTORY && type != CLM_MIGRATE && type != CLM_MIG_STATE &&
-	    type != CLM_ADMIN && type != CLM_HA && type != CLM_FENCE)
+	    type != CLM_ADMIN && type != CLM_HA && type != CLM_FENCE && type != CLM_MIG_COPY)
 		return reject(c, from, "unknown message type (ignored)", -ENOMSG, now);
 	x = cfg_node_by_id(c->cfg, from);
 	if (x < 0)
@@ -830,6 +850,8 @@ int cl_cluster_receive(struct cl_cluster *c, uint32_t from, const void *buf, siz
 		return receive_migrate(c, from, buf, len, now);
 	if (type == CLM_MIG_STATE)
 		return receive_mig_report(c, from, buf, len, now);
+	if (type == CLM_MIG_COPY)
+		return receive_mig_copy(c, from, buf, len, now);
 	if (type == CLM_ADMIN)
 		return receive_admin(c, from, buf, len, now);
 	if (type == CLM_HA)

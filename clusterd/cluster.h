@@ -95,6 +95,10 @@ struct cl_migration {
 	char reason[CLM_REASON_MAX];
 	uint64_t drain; /* the drain that ordered it, 0: an admin's migrate */
 	usec_t requested, updated;
+	/* what carries it and how far (the source's CLM_MIG_COPY); copy_known
+	 * false until one arrives (queued, a restart, or an older source) */
+	bool copy_known;
+	struct clm_mig_copy copy;
 };
 
 /* A node's fence record (replicated; see CLM_FENCE). */

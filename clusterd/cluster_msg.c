@@ -323,6 +323,68 @@ int clm_decode_mig_report(const uint8_t *buf, size_t len, struct clm_mig_report 
 	return 0;
 }
 
+static bool mig_copy_valid(const struct clm_mig_copy *m)
+{
+	return m->id && m->backend <= CLM_COPY_RDMA && m->links >= 1 && m->links <= CLM_COPY_LINKS_MAX &&
+	       m->streams >= 1 && m->channels >= 1 && m->up <= m->channels &&
+	       !(m->flags & ~CLM_COPY_FLAGS_ALL) && (m->flags & CLM_COPY_FLAGS_ALL) != CLM_COPY_FLAGS_ALL;
+}
+
+int clm_encode_mig_copy(const struct clm_mig_copy *m, uint8_t *buf, size_t cap)
+{
+	uint8_t *p = buf + CLM_HEADER_LEN;
+
+	if (!m || !buf || !m->sender || !mig_copy_valid(m))
+		return -EINVAL;
+	if (cap < CLM_MIG_COPY_LEN)
+		return -EMSGSIZE;
+	memset(buf, 0, CLM_MIG_COPY_LEN);
+	put_header(buf, CLM_MIG_COPY, CLM_MIG_COPY_LEN, m->sender);
+	put_u64(p, m->id);
+	put_u64(p + 8, m->bytes);
+	put_u64(p + 16, m->copy_us);
+	put_u16(p + 24, m->channels);
+	put_u16(p + 26, m->up);
+	p[28] = m->backend;
+	p[29] = m->links;
+	p[30] = m->streams;
+	p[31] = m->flags;
+	return CLM_MIG_COPY_LEN;
+}
+
+int clm_decode_mig_copy(const uint8_t *buf, size_t len, struct clm_mig_copy *ret)
+{
+	struct clm_mig_copy m = {0};
+	const uint8_t *p = buf + CLM_HEADER_LEN;
+	uint8_t type;
+	int r = clm_peek(buf, len, &type, &m.sender);
+
+	if (r < 0)
+		return r;
+	if (type != CLM_MIG_COPY || len != CLM_MIG_COPY_LEN || !zeros(p + 32, 8))
+		return -EBADMSG;
+	m.id = get_u64(p);
+	m.bytes = get_u64(p + 8);
+	m.copy_us = get_u64(p + 16);
+	m.channels = get_u16(p + 24);
+	m.up = get_u16(p + 26);
+	m.backend = p[28];
+	m.links = p[29];
+	m.streams = p[30];
+	m.flags = p[31];
+	if (!mig_copy_valid(&m))
+		return -EBADMSG;
+	*ret = m;
+	return 0;
+}
+
+const char *clm_copy_backend_name(uint8_t b)
+{
+	static const char *const names[] = {"direct", "tcp unframed", "tcp framed", "rdma"};
+
+	return b < sizeof(names) / sizeof(names[0]) ? names[b] : "?";
+}
+
 int clm_encode_admin(const struct clm_admin_msg *m, uint8_t *buf, size_t cap)
 {
 	uint8_t *p = buf + CLM_HEADER_LEN;

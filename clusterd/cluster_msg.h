@@ -65,6 +65,33 @@ enum clm_vm_state { CLM_VM_OTHER = 0, CLM_VM_RUNNING, CLM_VM_PAUSED, CLM_VM_SHUT
 #define CLM_MIG_STATE_LEN (CLM_HEADER_LEN + 224)
 #define CLM_REASON_MAX    168
 
+/*
+ * CLM_MIG_COPY body (CLM_MIG_COPY_LEN - header = 40 bytes): what carries a
+ * live migration's stream and how far it got, from its source, sent just
+ * before each of its CLM_MIG_STATE reports (a separate type, not a longer
+ * CLM_MIG_STATE: a node without it drops an unknown type and still applies
+ * the state reports, where a longer report would be malformed to it).
+ *   u64 id, u64 bytes (payload carried so far), u64 copy_us (time since the
+ *   first channel came up, frozen when the copy ended; 0: not yet),
+ *   u16 channels (QEMU connections), u16 up (channels that came up, <=
+ *   channels), u8 backend (enum clm_copy_backend), u8 links (networks the
+ *   channels are spread over, 1..CLM_COPY_LINKS_MAX), u8 streams (TCP
+ *   streams per channel, >= 1), u8 flags (CLM_COPY_*), u8 reserved[8] (0).
+ * A direct migration (QEMU's own TCP) says so with backend DIRECT and zeros.
+ */
+#define CLM_MIG_COPY_LEN   (CLM_HEADER_LEN + 40)
+#define CLM_COPY_LINKS_MAX 8
+#define CLM_COPY_DONE      0x01 /* every channel finished: the counters are final */
+#define CLM_COPY_FAILED    0x02 /* the copy failed: the counters are where it stopped */
+#define CLM_COPY_FLAGS_ALL (CLM_COPY_DONE | CLM_COPY_FAILED)
+
+enum clm_copy_backend {
+	CLM_COPY_DIRECT = 0,     /* QEMU's own TCP: no engine, no counters */
+	CLM_COPY_TCP_RAW = 1,    /* mcopy, one unframed TCP stream per channel */
+	CLM_COPY_TCP_FRAMED = 2, /* mcopy, framed, striped over `streams` streams per channel */
+	CLM_COPY_RDMA = 3,
+};
+
 enum clm_mig_state { CLM_MIG_REQUESTED = 0, CLM_MIG_RUNNING, CLM_MIG_SUCCEEDED, CLM_MIG_FAILED };
 
 /*
@@ -115,6 +142,7 @@ enum clm_type {
 	CLM_ADMIN = 5,
 	CLM_HA = 6,
 	CLM_FENCE = 7,
+	CLM_MIG_COPY = 8,
 };
 
 struct clm_admin_msg {
@@ -145,6 +173,17 @@ struct clm_mig_report {
 	uint64_t dirty_rate;
 	uint32_t iteration;
 	int32_t eta_s;
+};
+
+struct clm_mig_copy {
+	uint32_t sender;
+	uint64_t id;
+	uint64_t bytes;
+	uint64_t copy_us;
+	uint16_t channels, up;
+	uint8_t backend; /* enum clm_copy_backend */
+	uint8_t links, streams;
+	uint8_t flags; /* CLM_COPY_* */
 };
 
 struct clm_vm {
@@ -204,6 +243,11 @@ int clm_encode_migrate(const struct clm_migrate *m, uint8_t *buf, size_t cap);
 int clm_decode_migrate(const uint8_t *buf, size_t len, struct clm_migrate *ret);
 int clm_encode_mig_report(const struct clm_mig_report *m, uint8_t *buf, size_t cap);
 int clm_decode_mig_report(const uint8_t *buf, size_t len, struct clm_mig_report *ret);
+/* Encode / decode a CLM_MIG_COPY (fixed size); -EINVAL for fields out of range. */
+int clm_encode_mig_copy(const struct clm_mig_copy *m, uint8_t *buf, size_t cap);
+int clm_decode_mig_copy(const uint8_t *buf, size_t len, struct clm_mig_copy *ret);
+/* "direct", "tcp unframed", "tcp framed", "rdma"; "?" out of range. */
+const char *clm_copy_backend_name(uint8_t b);
 
 /* Encode / decode a CLM_FENCE (fixed size). */
 int clm_encode_fence(const struct clm_fence_msg *m, uint8_t *buf, size_t cap);

@@ -545,9 +545,27 @@ static int cmd_vms(struct json_object *d)
 	return EXIT_OK;
 }
 
+/* "436.3 MB, 118.2 MB/s, 5 ch, 2 links, tcp unframed", "direct" or "-". */
+static void copy_cell(struct json_object *m, char *buf, size_t len)
+{
+	struct json_object *c = get_type(m, "copy", json_type_object);
+	struct json_object *b = get(c, "bytes"), *l = get_type(c, "links", json_type_int);
+	char links[24] = "";
+
+	if (!c) {
+		snprintf(buf, len, "%s", strcmp(raw(m, "transport"), "direct") == 0 ? "direct" : "-");
+		return;
+	}
+	if (l && json_object_get_int(l) > 1)
+		snprintf(links, sizeof(links), ", %d links", json_object_get_int(l));
+	snprintf(buf, len, "%.1f MB, %s MB/s, %s ch%s, %s",
+		 b && json_object_is_type(b, json_type_int) ? (double)json_object_get_int64(b) / 1e6 : 0.0,
+		 is_null(c, "mb_s") ? "-" : num(c, "mb_s"), num(c, "channels"), links, str(c, "backend"));
+}
+
 static void mig_row(struct table *t, struct json_object *m)
 {
-	char prog[160], state[40];
+	char prog[160], state[40], carried[160];
 
 	if (is_null(m, "percent"))
 		snprintf(prog, sizeof(prog), "-");
@@ -560,20 +578,21 @@ static void mig_row(struct table *t, struct json_object *m)
 			 num(m, "processed_mib"));
 	snprintf(state, sizeof(state), "%s%s", str(m, "state"),
 		 strcmp(str(m, "kind"), "restart") == 0 ? " (restart)" : "");
-	table_add(t, str(m, "id"), str(m, "vm"), str(m, "source"), str(m, "target"), state, prog,
+	copy_cell(m, carried, sizeof(carried));
+	table_add(t, str(m, "id"), str(m, "vm"), str(m, "source"), str(m, "target"), state, prog, carried,
 		  is_null(m, "reason") ? "" : str(m, "reason"));
 }
 
 static int cmd_migrations(struct json_object *d)
 {
 	struct json_object *migs = get_type(d, "migrations", json_type_array);
-	struct table t = {.ncols = 7};
+	struct table t = {.ncols = 8};
 
 	if (!arr_len(migs)) {
 		printf("no migrations%s\n", migs ? "" : " (malformed reply)");
 		return migs ? EXIT_OK : EXIT_FAILED;
 	}
-	table_add(&t, "ID", "VM", "FROM", "TO", "STATE", "PROGRESS", "REASON");
+	table_add(&t, "ID", "VM", "FROM", "TO", "STATE", "PROGRESS", "CARRIED", "REASON");
 	for (size_t i = 0; i < arr_len(migs); i++)
 		mig_row(&t, arr_get(migs, i));
 	table_print(&t, "");
@@ -773,10 +792,10 @@ static int cmd_status(struct json_object *d)
 	if (!migs || !json_object_is_type(migs, json_type_array)) {
 		printf("Migrations:   ?\n");
 	} else {
-		struct table t = {.ncols = 7};
+		struct table t = {.ncols = 8};
 		size_t active = 0;
 
-		table_add(&t, "ID", "VM", "FROM", "TO", "STATE", "PROGRESS", "REASON");
+		table_add(&t, "ID", "VM", "FROM", "TO", "STATE", "PROGRESS", "CARRIED", "REASON");
 		for (size_t i = 0; i < arr_len(migs); i++) {
 			struct json_object *m = arr_get(migs, i);
 			const char *st = str(m, "state");

@@ -1054,15 +1054,116 @@ static void role_names(const struct loader *ld, enum cfg_role role, int except, 
 		list_join(buf, size, v, n, true);
 }
 
+/* migration.links: 1..CFG_MIG_LINKS_MAX names of networks with role
+ * migration or management (not cluster: a migration saturates its links, and
+ * corosync and heartbeats must not queue behind it), each once, on which
+ * every node has an address (any node may be a target). Default, and on any
+ * error: just the migration network. */
+static void parse_links(struct loader *ld, const config_setting_t *g)
+{
+	struct cfg *cfg = ld->cfg;
+	struct cfg_migration *m = &cfg->migration;
+	const config_setting_t *a = member(g, "links");
+	const char *v[CFG_MAX_NETWORKS];
+	char list[CFG_MAX_NETWORKS * (CFG_NAME_MAX + 4)], key[KEY_LEN];
+	int links[CFG_MIG_LINKS_MAX], n;
+	size_t nv = 0, n_links = 0;
+	bool ok = true;
+
+	m->n_links = 0;
+	if (m->network >= 0)
+		m->links[m->n_links++] = m->network;
+	if (!a)
+		return;
+	for (size_t i = 0; i < cfg->n_networks; i++)
+		if (ld->net_named[i] && ld->net_role[i] && cfg->networks[i].role != CFG_ROLE_CLUSTER)
+			v[nv++] = cfg->networks[i].name;
+	if (nv)
+		list_join(list, sizeof(list), v, nv, true);
+	else
+		snprintf(list, sizeof(list), "none defined");
+	n = config_setting_length(a);
+	if (config_setting_type(a) != CONFIG_TYPE_ARRAY && config_setting_type(a) != CONFIG_TYPE_LIST) {
+		err_at(ld, a, "migration.links",
+		       "expected an array of network names, got %s (allowed: [ \"name\", ... ] of %s)",
+		       type_name(config_setting_type(a)), list);
+		return;
+	}
+	if (n < 1 || n > CFG_MIG_LINKS_MAX) {
+		err_at(ld, a, "migration.links", "%d networks (allowed: 1..%d of %s)", n, CFG_MIG_LINKS_MAX,
+		       list);
+		return;
+	}
+	for (int i = 0; i < n; i++) {
+		const config_setting_t *e = config_setting_get_elem(a, (unsigned)i);
+		const char *name = config_setting_get_string(e);
+		int k = name ? net_index(cfg, name) : -1;
+
+		snprintf(key, sizeof(key), "migration.links[%d]", i);
+		if (!name) {
+			err_at(ld, e, key, "expected a string, got %s (allowed: %s)",
+			       type_name(config_setting_type(e)), list);
+			ok = false;
+			continue;
+		}
+		if (k < 0 || !ld->net_named[k]) {
+			err_at(ld, e, key, "no network named \"%s\" (allowed: %s)", name, list);
+			ok = false;
+			continue;
+		}
+		if (ld->net_role[k] && cfg->networks[k].role == CFG_ROLE_CLUSTER) {
+			err_at(ld, e, key,
+			       "network \"%s\" has role \"cluster\": a migration would crowd out corosync "
+			       "and heartbeats (allowed: %s)",
+			       name, list);
+			ok = false;
+			continue;
+		}
+		for (size_t j = 0; j < n_links; j++)
+			if (links[j] == k) {
+				err_at(ld, e, key, "\"%s\" listed twice (allowed: each network once)", name);
+				ok = false;
+			}
+		for (size_t x = 0; x < cfg->n_nodes; x++)
+			if (!cfg->nodes[x].has_addr[k]) {
+				err_at(ld, e, key,
+				       "node \"%s\" has no address on network \"%s\" (allowed: networks "
+				       "every node has an address on)",
+				       cfg->nodes[x].name, name);
+				ok = false;
+				break;
+			}
+		links[n_links++] = k;
+	}
+	if (ok && n_links > 1 && m->transport != CFG_TRANSPORT_MCOPY) {
+		err_at(ld, a, "migration.links",
+		       "%zu networks with transport \"direct\" (allowed: one, or transport \"mcopy\")",
+		       n_links);
+		ok = false;
+	}
+	if (!ok)
+		return;
+	memcpy(m->links, links, n_links * sizeof(links[0]));
+	m->n_links = n_links;
+}
+
 static void parse_migration(struct loader *ld, const config_setting_t *root)
 {
-	static const char *const keys[] = {"network",           "transport",
-					   "streams",           "max_concurrent",
-					   "bandwidth_mbps",    "max_downtime_ms",
-					   "timeout_s_per_gib", "progress_timeout_s",
-					   "auto_converge",     "postcopy",
-					   "fallback_network",  "max_cluster",
-					   "cpu_overcommit",    NULL};
+	static const char *const keys[] = {"network",
+					   "transport",
+					   "streams",
+					   "max_concurrent",
+					   "bandwidth_mbps",
+					   "max_downtime_ms",
+					   "timeout_s_per_gib",
+					   "progress_timeout_s",
+					   "auto_converge",
+					   "postcopy",
+					   "fallback_network",
+					   "max_cluster",
+					   "cpu_overcommit",
+					   "links",
+					   NULL};
 	struct cfg *cfg = ld->cfg;
 	struct cfg_migration *m = &cfg->migration;
 	const config_setting_t *g;
@@ -1078,8 +1179,10 @@ static void parse_migration(struct loader *ld, const config_setting_t *root)
 		}
 
 	g = get_group(ld, root, "", p, false, "migration = { network = ...; ... }");
-	if (!g)
+	if (!g) {
+		parse_links(ld, NULL);
 		return;
+	}
 	check_keys(ld, g, p, keys);
 
 	role_names(ld, CFG_ROLE_MIGRATION, -1, list, sizeof(list));
@@ -1126,6 +1229,7 @@ static void parse_migration(struct loader *ld, const config_setting_t *root)
 		else
 			m->fallback_network = k;
 	}
+	parse_links(ld, g);
 }
 
 static void parse_fencing(struct loader *ld, const config_setting_t *root)

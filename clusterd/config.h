@@ -12,10 +12,11 @@
 
 #include "heartbeat/hb_net.h"
 
-#define CFG_MAX_NODES    32
-#define CFG_MAX_NETWORKS 8
-#define CFG_MAX_SUBNETS  8
-#define CFG_NAME_MAX     64
+#define CFG_MAX_NODES     32
+#define CFG_MAX_NETWORKS  8
+#define CFG_MAX_SUBNETS   8
+#define CFG_NAME_MAX      64
+#define CFG_MIG_LINKS_MAX 4 /* migration.links; = MCOPY_LINK_MAX, the engine's limit */
 
 /* Defaults not owned by heartbeat/ (hb_monitor.h has the heartbeat ones). */
 #define CFG_DEFAULT_PATH                   SYSCONFDIR "/clusterd/clusterd.conf"
@@ -102,6 +103,11 @@ struct cfg_migration {
 	bool auto_converge;           /* default true */
 	bool postcopy;                /* default false */
 	int fallback_network;         /* index or -1 (default: none) */
+	/* networks whose addresses carry an mcopy migration's connections
+	 * (indexes, no duplicates, role migration or management, every node has
+	 * an address on each); default: just `network` (n_links 0 when none) */
+	int links[CFG_MIG_LINKS_MAX];
+	size_t n_links;
 };
 
 struct cfg_fencing {

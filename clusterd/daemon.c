@@ -331,6 +331,22 @@ static void report(struct cl_daemon *d, struct local_mig *m, enum clm_mig_state 
 	uint8_t buf[CLM_MIG_STATE_LEN];
 	int len, r;
 
+	/* what carries it, just before its state (CPG keeps the order): a
+	 * finished migration's counters are final when the table sees its end */
+	const struct cl_migration *cm = cl_cluster_migration(d->cluster, m->id);
+
+	if (cm && cm->kind == CLM_KIND_MIGRATE && (m->exec || m->out)) {
+		struct clm_mig_copy cp;
+
+		mw_out_copy(m->out, ev_loop_now(d->loop), &cp);
+		cp.sender = d->local_id;
+		cp.id = m->id;
+		len = clm_encode_mig_copy(&cp, buf, sizeof(buf));
+		r = len < 0 ? len : multicast(d, buf, (size_t)len);
+		if (r < 0)
+			log_err("migration %llx: cannot report its copy counters: %s",
+				(unsigned long long)m->id, strerror(-r));
+	}
 	rep.eta_s = eta < 0 ? -1 : eta > INT32_MAX ? INT32_MAX : (int32_t)eta;
 	if (reason)
 		snprintf(rep.reason, sizeof(rep.reason), "%.*s", CLM_REASON_MAX - 1, reason);
@@ -422,6 +438,34 @@ static void sibling_path(const char *prog, char *buf, size_t len)
 	snprintf(buf, len, "%s/%s", PKGLIBEXECDIR, prog);
 }
 
+/* Which of migration.links carry this migration, when that is news: links
+ * left out for being DOWN, or all of them DOWN and tried anyway. */
+static void links_note(struct cl_daemon *d, const char *vm, const int *nets, size_t n, uint32_t down)
+{
+	char used[256] = "", out[256] = "";
+	size_t ou = 0, oo = 0;
+	bool all_down = n > 0;
+
+	if (!down)
+		return;
+	for (size_t k = 0; k < n; k++) {
+		ou += (size_t)snprintf(used + ou, sizeof(used) - ou, "%s%s", k ? ", " : "",
+				       net_name(d, (uint8_t)nets[k]));
+		all_down &= (down >> nets[k]) & 1u;
+	}
+	if (all_down) {
+		log_warn("migration of %s: every migration link is DOWN to the target; trying all of them "
+			 "(%s)",
+			 vm, used);
+		return;
+	}
+	for (size_t net = 0; net < d->cfg->n_networks && net < 32; net++)
+		if ((down >> net) & 1u)
+			oo += (size_t)snprintf(out + oo, sizeof(out) - oo, "%s%s", oo ? ", " : "",
+					       net_name(d, (uint8_t)net));
+	log_warn("migration of %s: not over link(s) %s: DOWN to the target; carried over %s", vm, out, used);
+}
+
 static void start_migration(struct cl_daemon *d, const struct cl_migration *cm, usec_t now)
 {
 	int t = cfg_node_by_id(d->cfg, cm->target), mgmt = cfg_network_by_role(d->cfg, CFG_ROLE_MANAGEMENT);
@@ -483,8 +527,17 @@ static void start_migration(struct cl_daemon *d, const struct cl_migration *cm, 
 			 d->cfg->libvirt_peer_uri, hb_addr_str(&tn->addr[mgmt], addr, sizeof(addr)), p + 2);
 	}
 	if (d->cfg->migration.transport == CFG_TRANSPORT_MCOPY && mnet == d->cfg->migration.network) {
-		r = mw_out_start(d->mw, cm->id, &tn->addr[mnet], mig_mcopy_failed, m, muri, sizeof(muri),
-				 &m->out);
+		struct hb_addr targets[CFG_MIG_LINKS_MAX];
+		int nets[CFG_MIG_LINKS_MAX];
+		uint32_t down;
+		size_t nl = drain_migration_links(d->cluster, d->cfg, d->local_id, cm->target, nets, &down);
+
+		links_note(d, cm->name, nets, nl, down);
+		for (size_t k = 0; k < nl; k++)
+			targets[k] = tn->addr[nets[k]];
+		r = nl ? mw_out_start(d->mw, cm->id, targets, nl, mig_mcopy_failed, m, muri, sizeof(muri),
+				      &m->out)
+		       : -ENETUNREACH;
 		if (r < 0) {
 			log_err("migration of %s: not started: mcopy: cannot listen for QEMU: %s", cm->name,
 				strerror(-r));
@@ -546,6 +599,8 @@ static void start_migration(struct cl_daemon *d, const struct cl_migration *cm, 
 		 tn->name, muri, net_name(d, (uint8_t)mnet),
 		 mnet != d->cfg->migration.network ? ", the fallback" : "",
 		 m->out ? "mcopy to the target's engine" : "QEMU's own TCP", mw_channels(d->cfg));
+	if (m->out)
+		log_info("migration of %s: mcopy to %s", cm->name, mw_out_peer(m->out));
 	report(d, m, CLM_MIG_RUNNING, NULL);
 }
 

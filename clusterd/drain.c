@@ -98,6 +98,30 @@ int drain_migration_network(const struct cl_cluster *c, const struct cfg *cfg, u
 	return -1;
 }
 
+size_t drain_migration_links(const struct cl_cluster *c, const struct cfg *cfg, uint32_t source,
+			     uint32_t target, int ret_nets[CFG_MIG_LINKS_MAX], uint32_t *ret_down)
+{
+	size_t n = 0;
+	uint32_t down = 0;
+
+	for (size_t k = 0; k < cfg->migration.n_links; k++) {
+		int net = cfg->migration.links[k];
+
+		if (!has_addrs(cfg, source, target, net))
+			continue;
+		if (link_down(c, source, target, net))
+			down |= 1u << net;
+		else
+			ret_nets[n++] = net;
+	}
+	if (n == 0) /* every link DOWN: try them all rather than none */
+		for (size_t k = 0; k < cfg->migration.n_links; k++)
+			if (has_addrs(cfg, source, target, cfg->migration.links[k]))
+				ret_nets[n++] = cfg->migration.links[k];
+	*ret_down = down;
+	return n;
+}
+
 bool drain_target_ok(const struct cl_cluster *c, const struct cfg *cfg, uint32_t source, uint32_t target,
 		     const char **ret_why)
 {

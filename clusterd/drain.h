@@ -76,6 +76,14 @@ void drain_step(struct drain_planner *p, const struct cl_cluster *c, usec_t now,
 bool drain_target_ok(const struct cl_cluster *c, const struct cfg *cfg, uint32_t source, uint32_t target,
 		     const char **ret_why);
 
+/* The networks of migration.links (cfg indexes, in config order, into
+ * ret_nets) that should carry an mcopy migration source -> target: those
+ * both nodes have an address on whose link is not DOWN in either view; all
+ * of them when every one is DOWN. Returns how many (0: none has addresses);
+ * *ret_down: bit mask (by network index) of the links seen DOWN. Pure. */
+size_t drain_migration_links(const struct cl_cluster *c, const struct cfg *cfg, uint32_t source,
+			     uint32_t target, int ret_nets[CFG_MIG_LINKS_MAX], uint32_t *ret_down);
+
 /* Every node but `source` as a placement target (mig_plan's input): eligible
  * as drain_target_ok says (source 0: a restart, no migration path needed),
  * free memory and vCPUs from the inventories minus what is on its way

@@ -33,7 +33,7 @@ struct mw {
 	uint32_t local_id;
 	struct cl_cluster *cluster;
 	struct mcopy_key *key;
-	struct mcopy_listen *listen;
+	struct mcopy_listen *listen[CFG_MAX_NETWORKS]; /* one per migration.links network */
 	struct mw_in *in[CL_MAX_MIGRATIONS];
 	size_t n_in;
 };
@@ -43,10 +43,11 @@ struct mw_out {
 	uint64_t id;
 	struct mcopy_engine *e;
 	char path[MW_PATH_MAX];
-	char peer[64];
-	unsigned channels, up;
+	char peer[64 * MCOPY_LINK_MAX];
+	unsigned channels, up, links, streams;
 	uint64_t bytes;
-	bool failed;
+	usec_t first_up, ended; /* loop time of the first channel up / the copy's end; 0: not yet */
+	bool failed, done;
 	mw_out_failed_fn cb;
 	void *userdata;
 };
@@ -200,13 +201,33 @@ static void dropped(void *userdata, uint64_t id, const char *peer, int error)
 	(void)w;
 }
 
+/* Listen on this node's address on network net (one of migration.links). */
+static void listen_on(struct mw *w, size_t k, int net)
+{
+	const struct cfg_node *me = &w->cfg->nodes[cfg_node_by_id(w->cfg, w->local_id)];
+	struct sockaddr_storage ss;
+	socklen_t len;
+	char addr[HB_ADDR_STRLEN];
+	int r;
+
+	hb_addr_to_sockaddr(&me->addr[net], MW_PORT, &ss, &len);
+	hb_addr_str(&me->addr[net], addr, sizeof(addr));
+	r = mcopy_listen_new(w->loop, (struct sockaddr *)&ss, len, MCOPY_DEFAULT_TIMEOUT, route, dropped, w,
+			     &w->listen[k]);
+	if (r < 0)
+		log_err("mcopy: cannot listen on %s port %d (network %s): %s; migrations to this node "
+			"over it will fail",
+			addr, MW_PORT, w->cfg->networks[net].name, strerror(-r));
+	else
+		log_info("mcopy: listening on %s port %d for incoming migrations (%u channel(s) each, "
+			 "network %s)",
+			 addr, MW_PORT, mw_channels(w->cfg), w->cfg->networks[net].name);
+}
+
 int mw_new(struct ev_loop *loop, const struct cfg *cfg, uint32_t local_id, struct cl_cluster *cluster,
 	   struct mw **ret_mw)
 {
 	int me = cfg_node_by_id(cfg, local_id), net = cfg->migration.network, r;
-	struct sockaddr_storage ss;
-	socklen_t len;
-	char addr[HB_ADDR_STRLEN];
 	struct mw *w = calloc(1, sizeof(*w));
 
 	if (!w)
@@ -229,16 +250,10 @@ int mw_new(struct ev_loop *loop, const struct cfg *cfg, uint32_t local_id, struc
 		*ret_mw = w;
 		return 0;
 	}
-	hb_addr_to_sockaddr(&cfg->nodes[me].addr[net], MW_PORT, &ss, &len);
-	r = mcopy_listen_new(loop, (struct sockaddr *)&ss, len, MCOPY_DEFAULT_TIMEOUT, route, dropped, w,
-			     &w->listen);
-	if (r < 0)
-		log_err("mcopy: cannot listen on %s port %d: %s; migrations to this node will fail",
-			hb_addr_str(&cfg->nodes[me].addr[net], addr, sizeof(addr)), MW_PORT, strerror(-r));
-	else
-		log_info("mcopy: listening on %s port %d for incoming migrations (%u channel(s) each)",
-			 hb_addr_str(&cfg->nodes[me].addr[net], addr, sizeof(addr)), MW_PORT,
-			 mw_channels(cfg));
+	/* config validation: every node has an address on every link */
+	for (size_t k = 0; k < cfg->migration.n_links; k++)
+		if (cfg->nodes[me].has_addr[cfg->migration.links[k]])
+			listen_on(w, k, cfg->migration.links[k]);
 	*ret_mw = w;
 	return 0;
 }
@@ -270,7 +285,8 @@ void mw_free(struct mw *w)
 		return;
 	for (size_t i = 0; i < w->n_in; i++)
 		in_free(w->in[i]);
-	mcopy_listen_free(w->listen);
+	for (size_t k = 0; k < CFG_MAX_NETWORKS; k++)
+		mcopy_listen_free(w->listen[k]);
 	mcopy_key_free(w->key);
 	free(w);
 }
@@ -287,15 +303,19 @@ static void out_event(struct mcopy_engine *e, const struct mcopy_event *ev, void
 	case MCOPY_EV_REFUSED:
 		break;
 	case MCOPY_EV_CHANNEL_UP:
-		if (o->up++ == 0)
+		if (o->up++ == 0) {
+			o->first_up = ev_loop_now(o->w->loop);
 			log_info("migration of %s: mcopy: QEMU connected, carrying to %s", vm_of(o->w, o->id),
 				 o->peer);
+		}
 		break;
 	case MCOPY_EV_CHANNEL_DONE:
 		o->bytes += ev->bytes;
 		break;
 	case MCOPY_EV_DONE:
 		o->bytes = ev->bytes;
+		o->done = true;
+		o->ended = ev_loop_now(o->w->loop);
 		break;
 	case MCOPY_EV_FAILED:
 		if (ev->peer_error)
@@ -307,20 +327,22 @@ static void out_event(struct mcopy_engine *e, const struct mcopy_event *ev, void
 		log_warn("migration of %s: %s (peer %s)", vm_of(o->w, o->id), reason,
 			 ev->peer ? ev->peer : o->peer);
 		o->failed = true;
+		o->ended = ev_loop_now(o->w->loop);
 		if (o->cb)
 			o->cb(o->userdata, reason);
 		break;
 	}
 }
 
-int mw_out_start(struct mw *w, uint64_t id, const struct hb_addr *target, mw_out_failed_fn failed,
-		 void *userdata, char *uri, size_t urilen, struct mw_out **ret_out)
+int mw_out_start(struct mw *w, uint64_t id, const struct hb_addr *targets, size_t n_targets,
+		 mw_out_failed_fn failed, void *userdata, char *uri, size_t urilen, struct mw_out **ret_out)
 {
 	struct mcopy_params p;
 	struct mw_out *o;
+	size_t off = 0;
 	int r;
 
-	if (!w || !w->key || !target || !uri || !ret_out)
+	if (!w || !w->key || !targets || n_targets < 1 || n_targets > MCOPY_LINK_MAX || !uri || !ret_out)
 		return -EINVAL;
 	o = calloc(1, sizeof(*o));
 	if (!o)
@@ -330,16 +352,21 @@ int mw_out_start(struct mw *w, uint64_t id, const struct hb_addr *target, mw_out
 	mcopy_params_init(&p, MCOPY_CLIENT);
 	p.migration_id = id;
 	p.channels = o->channels = mw_channels(w->cfg);
-	p.streams = 1; /* each QEMU connection on its own TCP connection */
-	p.n_links = 1;
-	hb_addr_to_sockaddr(target, MW_PORT, &p.links[0], &p.link_lens[0]);
-	p.unix_path = o->path;
-	p.key = w->key;
-	{
+	/* Several QEMU connections: each on its own unframed TCP connection,
+	 * channel i on link i % links (the engine's rule for 1-stream
+	 * channels). A single connection over several links: striped, one
+	 * framed stream per link (otherwise it would use one link only). */
+	p.streams = o->streams = p.channels == 1 && n_targets > 1 ? (unsigned)n_targets : 1;
+	p.n_links = o->links = (unsigned)n_targets;
+	for (size_t k = 0; k < n_targets; k++) {
 		char a[HB_ADDR_STRLEN];
 
-		snprintf(o->peer, sizeof(o->peer), "%s:%d", hb_addr_str(target, a, sizeof(a)), MW_PORT);
+		hb_addr_to_sockaddr(&targets[k], MW_PORT, &p.links[k], &p.link_lens[k]);
+		off += (size_t)snprintf(o->peer + off, sizeof(o->peer) - off, "%s%s:%d", k ? ", " : "",
+					hb_addr_str(&targets[k], a, sizeof(a)), MW_PORT);
 	}
+	p.unix_path = o->path;
+	p.key = w->key;
 	r = mcopy_engine_new(w->loop, &p, out_event, o, &o->e);
 	if (r < 0) {
 		free(o);
@@ -350,15 +377,49 @@ int mw_out_start(struct mw *w, uint64_t id, const struct hb_addr *target, mw_out
 	return 0;
 }
 
+void mw_out_copy(const struct mw_out *o, usec_t now, struct clm_mig_copy *ret)
+{
+	struct mcopy_stats st = {0};
+
+	if (!o) {
+		*ret = (struct clm_mig_copy){
+			.backend = CLM_COPY_DIRECT, .links = 1, .streams = 1, .channels = 1};
+		return;
+	}
+	mcopy_engine_stats(o->e, &st);
+	*ret = (struct clm_mig_copy){
+		.bytes = o->done ? o->bytes : st.bytes, /* the engine's final count once it has one */
+		.copy_us = !o->first_up ? 0 : (o->ended ? o->ended : now) - o->first_up,
+		.channels = (uint16_t)o->channels,
+		.up = (uint16_t)(o->up < o->channels ? o->up : o->channels),
+		/* streams = 1 (mw_out_start): unframed, the return path in BACK frames */
+		.backend = o->streams > 1 ? CLM_COPY_TCP_FRAMED : CLM_COPY_TCP_RAW,
+		.links = (uint8_t)o->links,
+		.streams = (uint8_t)o->streams,
+		.flags = o->done     ? CLM_COPY_DONE
+			 : o->failed ? CLM_COPY_FAILED
+				     : 0};
+}
+
 void mw_out_summary(const struct mw_out *o, char *buf, size_t len)
 {
+	struct clm_mig_copy c;
+	char links[24] = "";
+
 	if (!o) {
 		snprintf(buf, len, "direct");
 		return;
 	}
-	/* streams = 1 (mw_out_start): each channel unframed, its return path in BACK frames */
-	snprintf(buf, len, "mcopy: %u channel(s), %.1f MB carried, backend tcp unframed", o->channels,
-		 (double)o->bytes / 1e6);
+	mw_out_copy(o, o->ended, &c);
+	if (c.links > 1)
+		snprintf(links, sizeof(links), ", over %u links", c.links);
+	snprintf(buf, len, "mcopy: %u channel(s), %.1f MB carried, backend %s%s", c.channels,
+		 (double)c.bytes / 1e6, clm_copy_backend_name(c.backend), links);
+}
+
+const char *mw_out_peer(const struct mw_out *o)
+{
+	return o ? o->peer : "";
 }
 
 void mw_out_free(struct mw_out *o)

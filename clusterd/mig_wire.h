@@ -45,13 +45,23 @@ void mw_sweep(struct mw *w);
 /* The source side of one migration. failed(ud, reason) is called at most
  * once, from the loop, when the engine fails (the caller aborts the job). */
 typedef void (*mw_out_failed_fn)(void *userdata, const char *reason);
-/* Listens on the migration's unix socket and will connect to target (its
- * migration-network address). Writes the migration URI for libvirt
- * ("unix://PATH") into uri. -errno on failure (nothing left behind). */
-int mw_out_start(struct mw *w, uint64_t id, const struct hb_addr *target, mw_out_failed_fn failed,
-		 void *userdata, char *uri, size_t urilen, struct mw_out **ret_out);
-/* "mcopy: 5 channel(s), 163.7 MB carried, backend tcp unframed" */
+/* Listens on the migration's unix socket and will connect to the target's
+ * addresses targets[0..n_targets-1] (1..MCOPY_LINK_MAX, one per network of
+ * migration.links in use): QEMU's connections spread over them (channel i
+ * on target i % n), or a single connection striped over all. Writes the
+ * migration URI for libvirt ("unix://PATH") into uri. -errno on failure
+ * (nothing left behind). */
+int mw_out_start(struct mw *w, uint64_t id, const struct hb_addr *targets, size_t n_targets,
+		 mw_out_failed_fn failed, void *userdata, char *uri, size_t urilen, struct mw_out **ret_out);
+/* What carries the migration and how far it got, for a CLM_MIG_COPY (sender
+ * and id left 0 for the caller): bytes so far (live, from the engine's
+ * workers), copy time from the first channel up to now or to the copy's end.
+ * o NULL: a direct migration (backend DIRECT, no counters). */
+void mw_out_copy(const struct mw_out *o, usec_t now, struct clm_mig_copy *ret);
+/* "mcopy: 5 channel(s), 163.7 MB carried, backend tcp unframed[, over 2 links]" */
 void mw_out_summary(const struct mw_out *o, char *buf, size_t len);
+/* "10.99.2.2:49300, 10.99.3.2:49300": the target addresses it carries to. */
+const char *mw_out_peer(const struct mw_out *o);
 /* Stops the engine, removes the socket. NULL is fine; never from the failed callback. */
 void mw_out_free(struct mw_out *o);
 

@@ -304,6 +304,36 @@ struct json_object *cl_status_vms(const struct cl_status_src *s)
 	return o;
 }
 
+/* The source engine's counters (CLM_MIG_COPY), or NULL: not heard, or a
+ * direct migration (nothing counts its bytes but QEMU: processed_mib). */
+static struct json_object *copy_object(const struct cl_migration *m)
+{
+	const struct clm_mig_copy *c = &m->copy;
+	struct json_object *o;
+	double secs = (double)c->copy_us / 1e6;
+
+	if (!m->copy_known || c->backend == CLM_COPY_DIRECT)
+		return NULL;
+	o = json_object_new_object();
+	json_object_object_add(o, "bytes", json_object_new_int64((int64_t)c->bytes));
+	json_object_object_add(o, "seconds", json_object_new_double((double)(c->copy_us / 1000) / 1e3));
+	/* over the copy time so far, or the whole copy once it ended */
+	json_object_object_add(
+		o, "mb_s",
+		secs > 0 ? json_object_new_double((double)(int64_t)(c->bytes / secs / 1e5) / 10) : NULL);
+	json_object_object_add(o, "channels", json_object_new_int(c->channels));
+	json_object_object_add(o, "channels_up", json_object_new_int(c->up));
+	json_object_object_add(o, "streams_per_channel", json_object_new_int(c->streams));
+	json_object_object_add(o, "links", json_object_new_int(c->links));
+	json_object_object_add(o, "backend", json_object_new_string(clm_copy_backend_name(c->backend)));
+	json_object_object_add(o, "state",
+			       json_object_new_string(c->flags & CLM_COPY_DONE     ? "done"
+						      : c->flags & CLM_COPY_FAILED ? "failed"
+						      : c->up                      ? "carrying"
+										   : "waiting for QEMU"));
+	return o;
+}
+
 struct json_object *cl_status_migration(const struct cl_status_src *s, const struct cl_migration *m)
 {
 	struct json_object *o = json_object_new_object();
@@ -341,6 +371,11 @@ struct json_object *cl_status_migration(const struct cl_status_src *s, const str
 	json_object_object_add(o, "age_s",
 			       json_object_new_int64((int64_t)((s->now - m->requested) / USEC_PER_SEC)));
 	json_object_object_add(o, "reason", m->reason[0] ? json_object_new_string(m->reason) : NULL);
+	json_object_object_add(o, "transport",
+			       !m->copy_known                       ? NULL
+			       : m->copy.backend == CLM_COPY_DIRECT ? json_object_new_string("direct")
+								    : json_object_new_string("mcopy"));
+	json_object_object_add(o, "copy", copy_object(m));
 	return o;
 }
 

@@ -94,6 +94,19 @@ void mcopy_engine_free(struct mcopy_engine *e);
  * (not a recv engine), -ECANCELED (the engine has stopped), -errno. */
 int mcopy_engine_adopt(struct mcopy_engine *e, int fd, const struct sockaddr *peer, socklen_t len);
 
+/* What an engine has done so far, readable at any time from the loop. */
+struct mcopy_stats {
+	uint64_t bytes;    /* payload carried so far, every channel (QEMU's return path not counted);
+			    * tcp counts each chunk as it goes, rdma a channel at its end */
+	unsigned channels; /* channels to carry */
+	unsigned up;       /* channels whose data flows (or flowed) */
+	unsigned done;     /* channels finished and acknowledged */
+};
+
+/* O(channels), no lock: the byte count is a relaxed atomic the workers add
+ * to. Leaves *ret untouched when e or ret is NULL. */
+void mcopy_engine_stats(const struct mcopy_engine *e, struct mcopy_stats *ret);
+
 /* The TCP port actually bound for link i (recv side; useful with port 0). */
 int mcopy_engine_port(const struct mcopy_engine *e, unsigned link);
 

@@ -89,6 +89,7 @@ struct mcopy_engine {
 	bool stopped;
 	pthread_mutex_t rate_lock;
 	struct mcopy_rate rate;
+	uint64_t carried; /* payload bytes so far: workers add, mcopy_engine_stats reads (atomics) */
 	struct channel ch[MCOPY_CHANNEL_MAX];
 };
 
@@ -446,6 +447,13 @@ static void rate_wait(struct channel *c, size_t n)
 	}
 }
 
+/* Live count for mcopy_engine_stats: one relaxed atomic add per chunk (up
+ * to 1 MiB), nothing the data path waits on. */
+static void carried(struct channel *c, uint64_t n)
+{
+	__atomic_fetch_add(&c->e->carried, n, __ATOMIC_RELAXED);
+}
+
 static int send_channel(struct channel *c, int pipe_r, int pipe_w, size_t cap)
 {
 	struct pollfd pfd[1 + MCOPY_STREAM_MAX + 1];
@@ -516,6 +524,7 @@ static int send_channel(struct channel *c, int pipe_r, int pipe_w, size_t cap)
 			return fail_at(c,
 				       r == -EPIPE || r == -ECONNRESET ? peer_trouble(c, (unsigned)s, r) : r,
 				       "writing to the target", (unsigned)s);
+		carried(c, (uint64_t)n);
 	}
 
 	/* The source ended: END on every stream, then the target's DONE on each. */
@@ -581,6 +590,7 @@ static int recv_channel(struct channel *c, int pipe_r, int pipe_w, size_t cap)
 			if (r < 0)
 				return fail_at(c, r, out_what, s);
 			mcopy_rx_delivered(&rx, s, (uint32_t)n);
+			carried(c, (uint64_t)n);
 			r = back_pump(c); /* QEMU's return path is not starved by a busy stream */
 			if (r < 0)
 				return fail_at(c, r, "carrying QEMU's return path to the source", 0);
@@ -711,6 +721,7 @@ static int send_raw(struct channel *c, int pipe_r, int pipe_w, size_t cap)
 		if (r < 0)
 			return fail_at(c, r, "writing to the target", 0);
 		bytes += (uint64_t)n;
+		carried(c, (uint64_t)n);
 	}
 	/* clean end: the FIN says so (it ends our direction only), then the
 	 * target's DONE after the rest of QEMU's return path */
@@ -802,6 +813,7 @@ static int recv_raw(struct channel *c, int pipe_r, int pipe_w, size_t cap)
 		if (r < 0)
 			return fail_at(c, r, out_what, 0);
 		bytes += (uint64_t)n;
+		carried(c, (uint64_t)n);
 		r = back_pump(c); /* not starved by a busy source */
 		if (r < 0)
 			return fail_at(c, r, back_what, 0);
@@ -841,6 +853,7 @@ static int rdma_channel(struct channel *c)
 	if (r < 0)
 		return fail_at(c, r, x.what ? x.what : "rdma", 0);
 	c->bytes = x.bytes;
+	carried(c, x.bytes); /* the RDMA path counts at its end only */
 	return 0;
 }
 
@@ -1555,6 +1568,20 @@ int mcopy_engine_adopt(struct mcopy_engine *e, int fd, const struct sockaddr *pe
 	if (r < 0)
 		close(fd);
 	return r;
+}
+
+void mcopy_engine_stats(const struct mcopy_engine *e, struct mcopy_stats *ret)
+{
+	struct mcopy_stats st = {0};
+
+	if (!e || !ret)
+		return;
+	st.bytes = __atomic_load_n(&e->carried, __ATOMIC_RELAXED);
+	st.channels = e->p.channels;
+	for (unsigned i = 0; i < e->p.channels; i++)
+		st.up += e->ch[i].started;
+	st.done = e->n_done;
+	*ret = st;
 }
 
 int mcopy_engine_port(const struct mcopy_engine *e, unsigned link)

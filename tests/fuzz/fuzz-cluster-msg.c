@@ -83,6 +83,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 	}
 	{
+		struct clm_mig_copy m;
+		uint8_t out[CLM_MIG_COPY_LEN];
+
+		if (clm_decode_mig_copy(data, size, &m) == 0) {
+			FUZZ_CHECK(clm_encode_mig_copy(&m, out, sizeof(out)) == (int)size);
+			FUZZ_CHECK(memcmp(out, data, size) == 0);
+			FUZZ_CHECK(strcmp(clm_copy_backend_name(m.backend), "?") != 0);
+		}
+	}
+	{
 		struct clm_admin_msg a;
 		uint8_t out[CLM_ADMIN_LEN];
 
@@ -197,7 +207,20 @@ size_t fuzz_seed(unsigned i, uint8_t *buf, size_t cap)
 		len = clm_encode_fence(&f, buf, cap);
 		return len > 0 ? (size_t)len : 0;
 	}
-	if (i > 8)
+	if (i == 9) {
+		struct clm_mig_copy m = {.sender = 1,
+					 .id = 7,
+					 .bytes = 1 << 20,
+					 .copy_us = 500000,
+					 .channels = 3,
+					 .up = 2,
+					 .backend = CLM_COPY_TCP_RAW,
+					 .links = 2,
+					 .streams = 1};
+		len = clm_encode_mig_copy(&m, buf, cap);
+		return len > 0 ? (size_t)len : 0;
+	}
+	if (i > 9)
 		return 0;
 	v.count = (uint16_t)(i * 3);
 	for (uint16_t k = 0; k < v.count; k++)

@@ -68,6 +68,26 @@ it_wait_json() {
 	return 1
 }
 
+# it_copy_watch NODE VM NTH SECONDS: samples NODE's `clusterctl --json
+# migrations` for VM's NTH migration (0: its first in the table) every 0.2 s
+# until it ends, printing "STATE BYTES COPY_STATE" per sample; 0 when one
+# sample was running with copy bytes > 0 (counters live, not just at the end).
+it_copy_watch() {
+	local node=$1 vm=$2 nth=$3 t=$4 line deadline live=1
+	deadline=$(($(date +%s) + t))
+	while [ "$(date +%s)" -lt $deadline ]; do
+		line=$(it_json "$node" migrations "[.migrations[] | select(.vm == \"$vm\")] | .[$nth] |
+			\"\\(.state) \\(.copy.bytes // 0) \\(.copy.state // \"-\")\"" 2>/dev/null | tr -d '"')
+		echo "$line"
+		case $line in
+		running\ [1-9]*) live=0 ;;
+		succeeded\ * | failed\ *) break ;;
+		esac
+		sleep 0.2
+	done
+	return $live
+}
+
 # it_state NODE OF: the state NODE's clusterd gives node OF (e.g. n3)
 it_state() {
 	it_json "$1" nodes ".nodes[] | select(.name == \"$2\") | .state" | tr -d '"'

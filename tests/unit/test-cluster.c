@@ -729,6 +729,164 @@ static void test_migration_messages_checked(void **state)
 	assert_int_equal(clm_decode_mig_report(buf, (size_t)len, &rback), -EBADMSG);
 }
 
+/* CLM_MIG_COPY: round trip, every truncation and one byte more refused,
+ * each field range checked, reserved bytes zero. */
+static void test_mig_copy_codec(void **state)
+{
+	const struct clm_mig_copy c = {.sender = 1,
+				       .id = 0x1234,
+				       .bytes = 436300000,
+				       .copy_us = 3500000,
+				       .channels = 5,
+				       .up = 5,
+				       .backend = CLM_COPY_TCP_RAW,
+				       .links = 2,
+				       .streams = 1,
+				       .flags = CLM_COPY_DONE};
+	static const struct {
+		size_t off;
+		uint8_t v;
+	} bad[] = {
+		{CLM_HEADER_LEN + 0, 0},  /* id 0 (with the rest of the id zeroed below) */
+		{CLM_HEADER_LEN + 27, 6}, /* up > channels */
+		{CLM_HEADER_LEN + 28, 4}, /* backend out of range */
+		{CLM_HEADER_LEN + 29, 0}, /* no link */
+		{CLM_HEADER_LEN + 29, CLM_COPY_LINKS_MAX + 1},
+		{CLM_HEADER_LEN + 30, 0},                  /* no stream */
+		{CLM_HEADER_LEN + 31, 0x04},               /* unknown flag */
+		{CLM_HEADER_LEN + 31, CLM_COPY_FLAGS_ALL}, /* done and failed */
+		{CLM_HEADER_LEN + 39, 1},                  /* reserved */
+	};
+	struct clm_mig_copy back, bad_in;
+	uint8_t buf[CLM_MIG_COPY_LEN + 8], mut[CLM_MIG_COPY_LEN + 8];
+	int len;
+
+	(void)state;
+	len = clm_encode_mig_copy(&c, buf, sizeof(buf));
+	assert_int_equal(len, CLM_MIG_COPY_LEN);
+	assert_int_equal(clm_decode_mig_copy(buf, (size_t)len, &back), 0);
+	assert_true(back.sender == c.sender && back.id == c.id && back.bytes == c.bytes &&
+		    back.copy_us == c.copy_us && back.channels == c.channels && back.up == c.up &&
+		    back.backend == c.backend && back.links == c.links && back.streams == c.streams &&
+		    back.flags == c.flags);
+	for (int l = 0; l < len; l++)
+		assert_true(clm_decode_mig_copy(buf, (size_t)l, &back) < 0);
+	memcpy(mut, buf, (size_t)len);
+	mut[len] = 0;
+	assert_int_equal(clm_decode_mig_copy(mut, (size_t)len + 1, &back), -EBADMSG); /* oversize */
+	assert_int_equal(clm_encode_mig_copy(&c, buf, CLM_MIG_COPY_LEN - 1), -EMSGSIZE);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		memcpy(mut, buf, (size_t)len);
+		if (bad[i].off == CLM_HEADER_LEN)
+			memset(mut + CLM_HEADER_LEN, 0, 8);
+		mut[bad[i].off] = bad[i].v;
+		memset(&back, 0xaa, sizeof(back));
+		assert_int_equal(clm_decode_mig_copy(mut, (size_t)len, &back), -EBADMSG);
+		assert_int_equal(back.id, 0xaaaaaaaaaaaaaaaaull); /* untouched on failure */
+	}
+	/* the encoder refuses what the decoder would */
+	bad_in = c;
+	bad_in.up = 6;
+	assert_int_equal(clm_encode_mig_copy(&bad_in, buf, sizeof(buf)), -EINVAL);
+	bad_in = c;
+	bad_in.links = 0;
+	assert_int_equal(clm_encode_mig_copy(&bad_in, buf, sizeof(buf)), -EINVAL);
+	/* another type with this length is not a copy report */
+	len = clm_encode_mig_copy(&c, buf, sizeof(buf));
+	buf[5] = CLM_MIG_STATE;
+	assert_int_equal(clm_decode_mig_copy(buf, (size_t)len, &back), -EBADMSG);
+	assert_string_equal(clm_copy_backend_name(CLM_COPY_TCP_FRAMED), "tcp framed");
+	assert_string_equal(clm_copy_backend_name(9), "?");
+}
+
+static int copy_msg(struct cl_cluster **to, size_t n, uint32_t sender, uint64_t id, uint64_t bytes,
+		    uint8_t backend)
+{
+	struct clm_mig_copy m = {.sender = sender,
+				 .id = id,
+				 .bytes = bytes,
+				 .copy_us = 2000000,
+				 .channels = 3,
+				 .up = 3,
+				 .backend = backend,
+				 .links = 2,
+				 .streams = 1};
+	uint8_t buf[CLM_MIG_COPY_LEN];
+	int len = clm_encode_mig_copy(&m, buf, sizeof(buf)), ret = 0;
+
+	assert_int_equal(len, CLM_MIG_COPY_LEN);
+	for (size_t i = 0; i < n; i++)
+		ret = cl_cluster_receive(to[i], sender, buf, (size_t)len, 6);
+	return ret;
+}
+
+static struct json_object *status_mig(struct cl_cluster *c, uint32_t local, size_t i)
+{
+	struct cl_status_src src = {.cfg = cfg, .cluster = c, .local_id = local, .now = 8};
+	struct json_object *o = cl_status_migrations(&src), *a, *m;
+
+	assert_true(json_object_object_get_ex(o, "migrations", &a));
+	m = json_object_get(json_object_array_get_idx(a, i));
+	json_object_put(o);
+	return m;
+}
+
+/* Copy counters replicate from the source only, live, and show in the
+ * migrations table; a finished migration keeps its last counters. */
+static void test_mig_copy_replicates(void **state)
+{
+	const uint32_t all[] = {1, 2, 3};
+	struct cl_cluster *c[N];
+	struct json_object *m, *cp, *v;
+
+	(void)state;
+	for (int i = 0; i < N; i++)
+		c[i] = node_up((uint32_t)i + 1, all, N, true, NULL);
+	request(c, N, 1, 200, 1, 2, 'a');
+	request(c, N, 1, 201, 3, 2, 'b');
+	assert_int_equal(report_msg(c, N, 1, 200, CLM_MIG_RUNNING, NULL), 0);
+	/* not heard yet: no transport, no counters */
+	m = status_mig(c[2], 3, 0);
+	assert_true(json_object_object_get_ex(m, "transport", &v) && v == NULL);
+	assert_true(json_object_object_get_ex(m, "copy", &v) && v == NULL);
+	json_object_put(m);
+	assert_int_equal(copy_msg(c, N, 2, 200, 5, CLM_COPY_TCP_RAW), -EPERM); /* the target */
+	assert_int_equal(copy_msg(c, N, 1, 999, 5, CLM_COPY_TCP_RAW), -ENOENT);
+	assert_int_equal(copy_msg(c, N, 1, 200, 100000000, CLM_COPY_TCP_RAW), 0);
+	for (int i = 0; i < N; i++) {
+		assert_true(cl_cluster_migration(c[i], 200)->copy_known);
+		assert_int_equal(cl_cluster_migration(c[i], 200)->copy.bytes, 100000000);
+	}
+	m = status_mig(c[2], 3, 0);
+	assert_true(json_object_object_get_ex(m, "transport", &v));
+	assert_string_equal(json_object_get_string(v), "mcopy");
+	assert_true(json_object_object_get_ex(m, "copy", &cp) && cp);
+	assert_true(json_object_object_get_ex(cp, "bytes", &v));
+	assert_int_equal(json_object_get_int64(v), 100000000);
+	assert_true(json_object_object_get_ex(cp, "mb_s", &v));
+	assert_true(json_object_get_double(v) > 49.9 && json_object_get_double(v) < 50.1);
+	assert_true(json_object_object_get_ex(cp, "channels", &v));
+	assert_int_equal(json_object_get_int(v), 3);
+	assert_true(json_object_object_get_ex(cp, "links", &v));
+	assert_int_equal(json_object_get_int(v), 2);
+	assert_true(json_object_object_get_ex(cp, "backend", &v));
+	assert_string_equal(json_object_get_string(v), "tcp unframed");
+	json_object_put(m);
+	/* finished: the counters stay; later ones are stale */
+	assert_int_equal(report_msg(c, N, 1, 200, CLM_MIG_SUCCEEDED, NULL), 0);
+	assert_int_equal(copy_msg(c, N, 1, 200, 7, CLM_COPY_TCP_RAW), -ESTALE);
+	assert_int_equal(cl_cluster_migration(c[1], 200)->copy.bytes, 100000000);
+	/* a direct migration says so, with no counters */
+	assert_int_equal(copy_msg(c, N, 3, 201, 0, CLM_COPY_DIRECT), 0);
+	m = status_mig(c[0], 1, 1);
+	assert_true(json_object_object_get_ex(m, "transport", &v));
+	assert_string_equal(json_object_get_string(v), "direct");
+	assert_true(json_object_object_get_ex(m, "copy", &v) && v == NULL);
+	json_object_put(m);
+	for (int i = 0; i < N; i++)
+		cl_cluster_free(c[i]);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -748,6 +906,8 @@ int main(void)
 		cmocka_unit_test(test_vms_running_twice_flagged),
 		cmocka_unit_test(test_migrations_admission),
 		cmocka_unit_test(test_migration_messages_checked),
+		cmocka_unit_test(test_mig_copy_codec),
+		cmocka_unit_test(test_mig_copy_replicates),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

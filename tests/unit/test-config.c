@@ -163,6 +163,11 @@ static struct cfg *load_ok(const char *text)
 	THREE_NETS_WITH_NODE_B("  { id = 2; name = \"b\"; addresses = { cluster = \"10.0.0.2\"; mig = "      \
 			       "\"10.1.1.2\"; }; }\n")
 
+/* THREE_NETS with node b on mgmt too (any network may carry migrations) */
+#define THREE_NETS_MGMT_B                                                                                    \
+	THREE_NETS_WITH_NODE_B("  { id = 2; name = \"b\"; addresses = { cluster = \"10.0.0.2\"; mig = "      \
+			       "\"10.1.1.2\"; mgmt = \"192.0.2.2\"; }; }\n")
+
 #define NODES_ONLY L5_NODES L6_NODE_A L7_NODE_B L8_END
 
 /* A file with exactly one error: at line, under key, its message containing want. */
@@ -396,6 +401,29 @@ static const struct bad_case bad_cases[] = {
 	 "\"mig\" is the migration network itself (allowed: \"mgmt\", \"cluster\")"},
 	{"fallback_unknown", THREE_NETS "migration = { fallback_network = \"wan\"; };\n", 11,
 	 "migration.fallback_network", "no network named \"wan\" (allowed: \"mgmt\", \"cluster\")"},
+	/* migration.links: lines 11.., the element's own line */
+	{"links_unknown", THREE_NETS_MGMT_B "migration = {\n  links = [ \"mig\",\n    \"wan\" ];\n};\n", 13,
+	 "migration.links[1]", "no network named \"wan\" (allowed: \"mgmt\", \"mig\")"},
+	{"links_duplicate", THREE_NETS_MGMT_B "migration = {\n  links = [ \"mig\", \"mig\" ];\n};\n", 12,
+	 "migration.links[1]", "\"mig\" listed twice (allowed: each network once)"},
+	{"links_cluster_role", THREE_NETS_MGMT_B "migration = { links = [ \"cluster\" ]; };\n", 11,
+	 "migration.links[0]",
+	 "network \"cluster\" has role \"cluster\": a migration would crowd out corosync and heartbeats "
+	 "(allowed: \"mgmt\", \"mig\")"},
+	{"links_node_without_address", THREE_NETS "migration = {\n  links = [ \"mig\", \"mgmt\" ];\n};\n", 12,
+	 "migration.links[1]",
+	 "node \"b\" has no address on network \"mgmt\" (allowed: networks every node has an address on)"},
+	{"links_empty", THREE_NETS_MGMT_B "migration = {\n  links = [ ];\n};\n", 12, "migration.links",
+	 "0 networks (allowed: 1..4 of \"mgmt\", \"mig\")"},
+	{"links_not_array", THREE_NETS_MGMT_B "migration = { links = \"mig\"; };\n", 11, "migration.links",
+	 "expected an array of network names, got a string (allowed: [ \"name\", ... ] of \"mgmt\", "
+	 "\"mig\")"},
+	{"links_not_strings", THREE_NETS_MGMT_B "migration = { links = ( \"mig\", 2 ); };\n", 11,
+	 "migration.links[1]", "expected a string, got an integer (allowed: \"mgmt\", \"mig\")"},
+	{"links_direct",
+	 THREE_NETS_MGMT_B "migration = {\n  transport = \"direct\";\n  links = [ \"mig\", \"mgmt\" ];\n};\n",
+	 13, "migration.links",
+	 "2 networks with transport \"direct\" (allowed: one, or transport \"mcopy\")"},
 	{"bad_transport", MINIMAL "migration = { transport = \"tcp\"; };\n", 9, "migration.transport",
 	 "unknown value \"tcp\" (allowed: \"mcopy\", \"direct\")"},
 	{"isolation_grace_not_below_self_fence",
@@ -733,6 +761,8 @@ static void test_three_networks(void **state)
 	assert_subnet(&cfg->networks[2].subnets[1], "10.1.1.0", 24);
 	assert_int_equal(cfg->migration.network, 2);
 	assert_int_equal(cfg->migration.fallback_network, 0);
+	assert_int_equal(cfg->migration.n_links, 1); /* default: just the migration network */
+	assert_int_equal(cfg->migration.links[0], 2);
 	assert_int_equal(cfg->fencing.mode, CFG_FENCE_AGENT);
 	assert_string_equal(cfg->fencing.agent, "/usr/sbin/fence_ipmilan");
 	/* node b is not on mgmt: optional for a management network */
@@ -766,6 +796,14 @@ static void test_three_networks(void **state)
 	assert_int_equal(cfg_node_by_id(cfg, 2147483647), 1);
 	assert_int_equal(cfg_node_by_name(cfg, "y.example"), 1);
 	assert_int_equal(cfg->migration.network, -1);
+	assert_int_equal(cfg->migration.n_links, 0);
+	cfg_free(cfg);
+
+	/* migration.links: in the order given, management allowed */
+	cfg = load_ok(THREE_NETS_MGMT_B "migration = { links = [ \"mgmt\", \"mig\" ]; };\n");
+	assert_int_equal(cfg->migration.n_links, 2);
+	assert_int_equal(cfg->migration.links[0], 0);
+	assert_int_equal(cfg->migration.links[1], 2);
 	cfg_free(cfg);
 }
 
