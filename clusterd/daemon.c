@@ -65,7 +65,8 @@ struct cl_daemon {
 	struct evac_out *evac_out;
 	bool evac_due;
 	usec_t evac_next;
-	usec_t suspect_poll; /* look again at a member seen dead by the heartbeat only (0: none) */
+	usec_t suspect_poll;            /* look again at a member seen dead by the heartbeat only (0: none) */
+	bool was_member[CFG_MAX_NODES]; /* the previous CPG membership, by node index */
 	char evac_said[CFG_MAX_NODES + 1]
 		      [CLM_REASON_MAX]; /* last status line logged, per node (0: restarts) */
 	struct fence_run *agent_run[CFG_MAX_NODES];
@@ -1259,6 +1260,7 @@ static void cs_disconnected(void *ud, const char *why, usec_t now)
 	struct cl_daemon *d = ud;
 
 	cl_cluster_connected(d->cluster, false, now);
+	memset(d->was_member, 0, sizeof(d->was_member)); /* back: everyone is new */
 }
 
 static void cs_membership(void *ud, const uint32_t *members, size_t n, usec_t now)
@@ -1266,6 +1268,7 @@ static void cs_membership(void *ud, const uint32_t *members, size_t n, usec_t no
 	struct cl_daemon *d = ud;
 	char buf[512];
 	size_t off = 0;
+	bool joined = false;
 
 	buf[0] = '\0';
 	for (size_t i = 0; i < n && off < sizeof(buf) - 80; i++)
@@ -1273,9 +1276,21 @@ static void cs_membership(void *ud, const uint32_t *members, size_t n, usec_t no
 	log_info("membership:%s", n ? buf : " (none)");
 	cl_cluster_membership(d->cluster, members, n, now);
 	d->drain_due = d->evac_due = true;
-	if (cl_cluster_coordinator(d->cluster) == d->local_id) {
-		resend_admin(d); /* joiners learn every node's admin state */
-		resend_ha(d);    /* … and the HA registry */
+	for (size_t x = 0; x < d->cfg->n_nodes; x++) {
+		bool member = false;
+
+		for (size_t i = 0; i < n && !member; i++)
+			member = members[i] == d->cfg->nodes[x].id;
+		joined |= member && !d->was_member[x];
+		d->was_member[x] = member;
+	}
+	/* joiners learn every node's admin state and the HA registry; a node
+	 * leaving teaches nobody anything, and the registry (up to 256 KiB of
+	 * XML per VM) would only queue ahead of a failure's fence record and
+	 * restart orders */
+	if (joined && cl_cluster_coordinator(d->cluster) == d->local_id) {
+		resend_admin(d);
+		resend_ha(d);
 	}
 	run_admitted(d, now);
 }

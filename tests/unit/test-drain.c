@@ -470,6 +470,44 @@ static void test_migration_link_rule(void **state)
 	world_down(&w);
 }
 
+/* migration.links: the links both views see up carry the migration; a
+ * link DOWN in the heartbeat is left out (and reported in the mask); when
+ * every one is DOWN, all are tried rather than none. */
+static void test_migration_links(void **state)
+{
+	struct world w;
+	int nets[CFG_MIG_LINKS_MAX];
+	uint32_t down = 0;
+	int saved[CFG_MIG_LINKS_MAX];
+	size_t saved_n = cfg->migration.n_links;
+
+	memcpy(saved, cfg->migration.links, sizeof(saved));
+	cfg->migration.links[0] = NET_MIG;
+	cfg->migration.links[1] = NET_MGMT;
+	cfg->migration.n_links = 2;
+	world_up(&w);
+	for (uint32_t p = 2; p <= N; p++)
+		for (uint8_t l = 0; l < 3; l++)
+			set_link(&w, p, l, HB_LINK_UP);
+	assert_int_equal(drain_migration_links(w.c, cfg, 1, 2, nets, &down), 2);
+	assert_int_equal(nets[0], NET_MIG);
+	assert_int_equal(nets[1], NET_MGMT);
+	assert_int_equal(down, 0);
+	set_link(&w, 2, NET_MGMT, HB_LINK_DOWN);
+	assert_int_equal(drain_migration_links(w.c, cfg, 1, 2, nets, &down), 1);
+	assert_int_equal(nets[0], NET_MIG);
+	assert_int_equal(down, 1u << NET_MGMT);
+	/* the other target is unaffected */
+	assert_int_equal(drain_migration_links(w.c, cfg, 1, 3, nets, &down), 2);
+	assert_int_equal(down, 0);
+	set_link(&w, 2, NET_MIG, HB_LINK_DOWN);
+	assert_int_equal(drain_migration_links(w.c, cfg, 1, 2, nets, &down), 2);
+	assert_int_equal(down, (1u << NET_MGMT) | (1u << NET_MIG));
+	world_down(&w);
+	memcpy(cfg->migration.links, saved, sizeof(saved));
+	cfg->migration.n_links = saved_n;
+}
+
 struct evlog {
 	struct cl_event ev[32];
 	size_t n;
@@ -618,6 +656,7 @@ int main(void)
 		cmocka_unit_test(test_failed_target_replanned),
 		cmocka_unit_test(test_capacity),
 		cmocka_unit_test(test_migration_link_rule),
+		cmocka_unit_test(test_migration_links),
 		cmocka_unit_test(test_abort_and_register),
 		cmocka_unit_test(test_draining_node_takes_nothing),
 		cmocka_unit_test(test_not_drained_while_running),
