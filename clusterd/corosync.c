@@ -10,7 +10,6 @@
 #include <sys/epoll.h>
 #include <sys/uio.h>
 
-#include <corosync/cmap.h>
 #include <corosync/corotypes.h>
 #include <corosync/cpg.h>
 #include <corosync/quorum.h>
@@ -29,8 +28,7 @@ struct cs_client {
 	cpg_handle_t cpg;
 	quorum_handle_t qh;
 	votequorum_handle_t vq;
-	cmap_handle_t stats; /* the stats map, opened on first use */
-	bool have_cpg, have_q, have_vq, have_stats;
+	bool have_cpg, have_q, have_vq;
 	struct ev_io *io_cpg, *io_q, *io_vq;
 
 	struct ev_timer *retry;   /* reconnect (or deferred teardown) */
@@ -266,9 +264,7 @@ static void cs_teardown(struct cs_client *c, bool leave)
 		(void)quorum_finalize(c->qh);
 	if (c->have_vq)
 		(void)votequorum_finalize(c->vq);
-	if (c->have_stats)
-		(void)cmap_finalize(c->stats);
-	c->have_cpg = c->have_q = c->have_vq = c->have_stats = false;
+	c->have_cpg = c->have_q = c->have_vq = false;
 	c->connected = false;
 	c->lost = false;
 	c->have_qview = c->q_dirty = c->q_published = false;
@@ -609,41 +605,4 @@ const struct cs_quorum *cs_client_quorum(const struct cs_client *c)
 	static const struct cs_quorum none;
 
 	return c && c->connected && c->q_published ? &c->q : &none;
-}
-
-/* knet keeps 8 links per node at most (KNET_MAX_LINK) */
-#define CS_KNET_LINKS 8
-
-int cs_client_knet_connected(struct cs_client *c, uint32_t nodeid)
-{
-	bool seen = false;
-	cs_error_t e;
-
-	if (!c || !c->connected || c->lost)
-		return -ENOTCONN;
-	if (!c->have_stats) {
-		e = cmap_initialize_map(&c->stats, CMAP_MAP_STATS);
-		if (e != CS_OK)
-			return -EIO;
-		c->have_stats = true;
-	}
-	for (unsigned l = 0; l < CS_KNET_LINKS; l++) {
-		char key[CMAP_KEYNAME_MAXLEN];
-		uint8_t up = 0;
-
-		snprintf(key, sizeof(key), "stats.knet.node%u.link%u.connected", nodeid, l);
-		e = cmap_get_uint8(c->stats, key, &up);
-		if (e == CS_ERR_NOT_EXIST)
-			continue;
-		if (e != CS_OK) {
-			/* corosync went away under us: reopen next time */
-			(void)cmap_finalize(c->stats);
-			c->have_stats = false;
-			return -EIO;
-		}
-		if (up)
-			return 1;
-		seen = true;
-	}
-	return seen ? 0 : -ENOENT;
 }

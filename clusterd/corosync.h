@@ -65,12 +65,5 @@ bool cs_client_connected(const struct cs_client *c);
 int cs_client_send(struct cs_client *c, const void *data, size_t len);
 /* The last quorum snapshot (zeroed when not connected). */
 const struct cs_quorum *cs_client_quorum(const struct cs_client *c);
-/* Corosync's own reachability of a node: 1 if any of its knet links to it
- * is connected, 0 if every one is disconnected (its pings unanswered, a
- * fraction of the token timeout after it went silent — before corosync
- * forms the membership without it), negative errno when unknown (not
- * connected, no knet statistics). A synchronous query of the local corosync
- * (its stats map): for the rare moments a peer looks dead, not per tick. */
-int cs_client_knet_connected(struct cs_client *c, uint32_t nodeid);
 
 #endif

@@ -21,6 +21,7 @@
 #include "clusterd/cluster.h"
 #include "clusterd/control.h"
 #include "clusterd/corosync.h"
+#include "clusterd/knet_probe.h"
 #include "clusterd/daemon.h"
 #include "clusterd/drain.h"
 #include "clusterd/evac.h"
@@ -67,6 +68,7 @@ struct cl_daemon {
 	usec_t evac_next;
 	usec_t suspect_poll;            /* look again at a member seen dead by the heartbeat only (0: none) */
 	bool was_member[CFG_MAX_NODES]; /* the previous CPG membership, by node index */
+	struct knet_probe *knet;        /* corosync's view of its links (coordinator, on demand) */
 	char evac_said[CFG_MAX_NODES + 1]
 		      [CLM_REASON_MAX]; /* last status line logged, per node (0: restarts) */
 	struct fence_run *agent_run[CFG_MAX_NODES];
@@ -1017,10 +1019,15 @@ static bool update_suspects(struct cl_daemon *d)
 
 		if (id != d->local_id && cl_cluster_is_member(d->cluster, id) &&
 		    peer_health(d, id) == HB_NODE_DOWN) {
-			int k = cs_client_knet_connected(d->cs, id);
+			int k;
 
+			if (!d->knet && knet_probe_new(&d->knet) < 0)
+				d->knet = NULL; /* no thread: no early fencing, nothing else lost */
+			k = d->knet ? knet_probe_get(d->knet, id) : -ENOMEM;
 			suspect = k == 0;
-			pending |= k == 1; /* may flip soon; unknown (<0) stays unsuspected */
+			/* connected may flip soon, and an answer may be on its way;
+			 * no statistics or no corosync: not suspected */
+			pending |= k == 1 || k == -EAGAIN;
 		}
 		evac_set_suspect(d->evac, id, suspect);
 	}
@@ -2477,6 +2484,7 @@ void cl_daemon_free(struct cl_daemon *d)
 	free(d->evac_out);
 	ctl_server_free(d->ctl);
 	cs_client_free(d->cs);
+	knet_probe_free(d->knet);
 	cl_cluster_free(d->cluster);
 	for (size_t i = 0; i < d->n_watch; i++)
 		ev_io_del(d->watch[i]);
