@@ -295,8 +295,14 @@ static void suspected_member(struct evac_planner *p, const struct cl_cluster *c,
 	const struct cfg *cfg = p->cfg;
 	const struct cs_quorum *q = cl_cluster_quorum_info(c);
 	struct node_mem *m = &p->mem[x];
-	uint32_t alive = 0;
+	/* quorum's votes, and never less than a majority of the configured
+	 * nodes: an early fence is only a head start, so when corosync's
+	 * figure is missing (0) or lower it must not open the door to a
+	 * coordinator that is the one cut off */
+	uint32_t alive = 0, need = (uint32_t)cfg->n_nodes / 2 + 1;
 
+	if (q->quorum > need)
+		need = q->quorum;
 	if (!m->suspect) {
 		if (m->agent != AG_RUNNING) {
 			m->agent = AG_IDLE;
@@ -319,7 +325,7 @@ static void suspected_member(struct evac_planner *p, const struct cl_cluster *c,
 	}
 	for (size_t i = 0; i < cfg->n_nodes; i++)
 		alive += cl_cluster_is_member(c, cfg->nodes[i].id) && !p->mem[i].suspect;
-	if (m->early_tried || alive < q->quorum || out->n_run_agent == CFG_MAX_NODES)
+	if (m->early_tried || alive < need || out->n_run_agent == CFG_MAX_NODES)
 		return;
 	out->run_agent[out->n_run_agent++] = cfg->nodes[x].id;
 	m->agent = AG_RUNNING;

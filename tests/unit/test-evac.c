@@ -492,6 +492,26 @@ static void test_agent_early(void **state)
 	assert_int_equal(w.out.n_run_agent + w.out.n_fences + w.out.n_starts, 0);
 	world_down(&w);
 
+	/* corosync's quorum figure missing (0): still a majority of the
+	 * configured nodes is needed — one suspect of three is fine, two not */
+	world_up(&w);
+	{
+		struct cs_quorum q = {.quorate = true, .total_votes = 3, .expected_votes = 3, .quorum = 0};
+
+		q.members[0] = 1, q.members[1] = 2, q.members[2] = 3;
+		q.n_members = 3;
+		cl_cluster_quorum(w.c, &q, w.now);
+	}
+	evac_set_suspect(w.p, 2, true);
+	evac_set_suspect(w.p, 3, true);
+	step(&w);
+	assert_int_equal(w.out.n_run_agent, 0);
+	evac_set_suspect(w.p, 2, false);
+	step(&w);
+	assert_int_equal(w.out.n_run_agent, 1);
+	assert_int_equal(w.out.run_agent[0], 3);
+	world_down(&w);
+
 	/* without an agent, suspicion changes nothing */
 	cfg->fencing.mode = CFG_FENCE_SELF;
 	cfg->fencing.agent[0] = '\0';
