@@ -66,9 +66,8 @@ struct cl_daemon {
 	struct evac_out *evac_out;
 	bool evac_due;
 	usec_t evac_next;
-	usec_t suspect_poll;            /* look again at a member seen dead by the heartbeat only (0: none) */
-	bool was_member[CFG_MAX_NODES]; /* the previous CPG membership, by node index */
-	struct knet_probe *knet;        /* corosync's view of its links (coordinator, on demand) */
+	usec_t suspect_poll;     /* look again at a member seen dead by the heartbeat only (0: none) */
+	struct knet_probe *knet; /* corosync's view of its links (coordinator, on demand) */
 	char evac_said[CFG_MAX_NODES + 1]
 		      [CLM_REASON_MAX]; /* last status line logged, per node (0: restarts) */
 	struct fence_run *agent_run[CFG_MAX_NODES];
@@ -1267,7 +1266,6 @@ static void cs_disconnected(void *ud, const char *why, usec_t now)
 	struct cl_daemon *d = ud;
 
 	cl_cluster_connected(d->cluster, false, now);
-	memset(d->was_member, 0, sizeof(d->was_member)); /* back: everyone is new */
 }
 
 static void cs_membership(void *ud, const uint32_t *members, size_t n, usec_t now)
@@ -1281,16 +1279,12 @@ static void cs_membership(void *ud, const uint32_t *members, size_t n, usec_t no
 	for (size_t i = 0; i < n && off < sizeof(buf) - 80; i++)
 		off += (size_t)snprintf(buf + off, sizeof(buf) - off, " %s", node_name(d, members[i]));
 	log_info("membership:%s", n ? buf : " (none)");
+	/* the previous membership is cl_cluster's until this call (it forgets
+	 * it when corosync goes away: then everyone is new) */
+	for (size_t i = 0; i < n; i++)
+		joined |= !cl_cluster_is_member(d->cluster, members[i]);
 	cl_cluster_membership(d->cluster, members, n, now);
 	d->drain_due = d->evac_due = true;
-	for (size_t x = 0; x < d->cfg->n_nodes; x++) {
-		bool member = false;
-
-		for (size_t i = 0; i < n && !member; i++)
-			member = members[i] == d->cfg->nodes[x].id;
-		joined |= member && !d->was_member[x];
-		d->was_member[x] = member;
-	}
 	/* joiners learn every node's admin state and the HA registry; a node
 	 * leaving teaches nobody anything, and the registry (up to 256 KiB of
 	 * XML per VM) would only queue ahead of a failure's fence record and

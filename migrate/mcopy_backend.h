@@ -7,9 +7,15 @@
 #ifndef MCOPY_BACKEND_H
 #define MCOPY_BACKEND_H
 
+#include <poll.h>
 #include <stdint.h>
 
 #include "common/time.h"
+
+/* poll(pfd + 1 .. pfd + n) with pfd[0] set to stop_fd (the engine
+ * stopping), retried on EINTR: 0 when something is ready, -ETIMEDOUT,
+ * -ECANCELED (stop_fd readable), -errno. Every backend's waits go here. */
+int mcopy_poll_stop(int stop_fd, struct pollfd *pfd, nfds_t n, int timeout_ms);
 
 struct mcopy_xfer {
 	/* in */

@@ -224,17 +224,7 @@ static int ms_left(usec_t deadline)
 /* poll pfd[1..n] and the stop fd in pfd[0]: 0, -ETIMEDOUT, -ECANCELED, -errno. */
 static int wait_on(const struct mcopy_xfer *x, struct pollfd *pfd, nfds_t n, int timeout_ms)
 {
-	int r;
-
-	pfd[0] = (struct pollfd){.fd = x->stop_fd, .events = POLLIN};
-	do {
-		r = poll(pfd, n + 1, timeout_ms);
-	} while (r < 0 && errno == EINTR);
-	if (r < 0)
-		return -errno;
-	if (pfd[0].revents)
-		return -ECANCELED;
-	return r == 0 ? -ETIMEDOUT : 0;
+	return mcopy_poll_stop(x->stop_fd, pfd, n, timeout_ms);
 }
 
 static int fail(struct mcopy_xfer *x, int err, const char *what)

@@ -178,12 +178,11 @@ static int ms_of(usec_t t)
 
 /* poll pfd[1..n] plus the engine's stop fd in pfd[0]. 0 (something ready),
  * -ETIMEDOUT, -ECANCELED (engine stopping), -errno. */
-static int wait_fds(struct channel *c, struct pollfd *pfd, nfds_t n, int timeout_ms)
+int mcopy_poll_stop(int stop_fd, struct pollfd *pfd, nfds_t n, int timeout_ms)
 {
 	int r;
 
-	pfd[0].fd = c->e->stop_fd;
-	pfd[0].events = POLLIN;
+	pfd[0] = (struct pollfd){.fd = stop_fd, .events = POLLIN};
 	do {
 		r = poll(pfd, n + 1, timeout_ms);
 	} while (r < 0 && errno == EINTR);
@@ -192,6 +191,11 @@ static int wait_fds(struct channel *c, struct pollfd *pfd, nfds_t n, int timeout
 	if (pfd[0].revents)
 		return -ECANCELED;
 	return r == 0 ? -ETIMEDOUT : 0;
+}
+
+static int wait_fds(struct channel *c, struct pollfd *pfd, nfds_t n, int timeout_ms)
+{
+	return mcopy_poll_stop(c->e->stop_fd, pfd, n, timeout_ms);
 }
 
 static int wait_one(struct channel *c, int fd, short events, int timeout_ms)

@@ -4,12 +4,12 @@
  * processes libvirtd daemonizes) are reaped at once when they die.
  *
  * Why: an orphan is reparented to PID 1, and on some machines PID 1 is not an
- * init that reaps promptly (on the firecracker VMs CI uses it reaps about
- * every 2 s). libvirt waits until a QEMU it stopped is gone, and a zombie is
- * not gone: every migration's confirm phase and every virDomainDestroy then
- * took ~2 s longer than on a host with systemd, skewing every time a test or
- * benchmark measures. With PR_SET_CHILD_SUBREAPER, orphans below us come to us
- * instead, and we reap them as they die.
+ * init that reaps promptly (on the firecracker VMs this project is built
+ * and tested on, it reaps about every 2 s). libvirt waits until a QEMU it
+ * stopped is gone, and a zombie is not gone: every migration's confirm
+ * phase and every virDomainDestroy then took ~2 s longer than on a host
+ * with systemd, skewing every time a test or benchmark measures. With PR_SET_CHILD_SUBREAPER, orphans below
+ * us come to us instead, and we reap them as they die.
  *
  *   sb-reaper CMD [ARGS...]     exits with CMD's status (128+N if killed by N)
  *

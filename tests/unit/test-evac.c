@@ -411,6 +411,17 @@ static void test_agent(void **state)
 	cfg->fencing.agent[0] = '\0';
 }
 
+/* Three nodes up, n3 seen dead while still a member: the agent runs at
+ * once, on n3. */
+static void early_agent(struct world *w)
+{
+	world_up(w);
+	evac_set_suspect(w->p, 3, true);
+	step(w);
+	assert_int_equal(w->out.n_run_agent, 1);
+	assert_int_equal(w->out.run_agent[0], 3);
+}
+
 /* n3 seen dead (heartbeat and knet) while still a member: the agent runs
  * at once, its success is kept and published the moment n3 is out of the
  * membership — and only then are its VMs restarted. */
@@ -421,10 +432,7 @@ static void test_agent_early(void **state)
 
 	cfg->fencing.mode = CFG_FENCE_AGENT;
 	snprintf(cfg->fencing.agent, sizeof(cfg->fencing.agent), "/bin/true");
-	world_up(&w);
-	evac_set_suspect(w.p, 3, true);
-	step(&w);
-	assert_int_equal(w.out.n_run_agent, 1);
+	early_agent(&w);
 	assert_int_equal(w.out.run_agent[0], 3);
 	assert_non_null(strstr(status_of(&w, 3), "early"));
 	step(&w);
@@ -448,10 +456,7 @@ static void test_agent_early(void **state)
 
 	/* suspicion gone before corosync agreed (it was alive after all): the
 	 * early success is forgotten; a later failure is fenced anew */
-	world_up(&w);
-	evac_set_suspect(w.p, 3, true);
-	step(&w);
-	assert_int_equal(w.out.n_run_agent, 1);
+	early_agent(&w);
 	evac_agent_done(w.p, 3, true, "ok", w.now);
 	evac_set_suspect(w.p, 3, false);
 	step(&w);
@@ -463,10 +468,7 @@ static void test_agent_early(void **state)
 
 	/* an early failure is not retried early and not counted: once n3 is
 	 * out, the usual attempts follow */
-	world_up(&w);
-	evac_set_suspect(w.p, 3, true);
-	step(&w);
-	assert_int_equal(w.out.n_run_agent, 1);
+	early_agent(&w);
 	evac_agent_done(w.p, 3, false, "exit status 1", w.now);
 	w.now += 5 * S;
 	step(&w);
