@@ -8,7 +8,8 @@
 # 4 multifd), and no socket is left behind. Then the target's engine dies
 # mid-stream (n2's clusterd, which hosts it, is killed): the migration fails
 # with the engine's reason (or n2's failure, whichever the source learns
-# first), the VM runs on at its source untouched, nothing runs on n2, and n2's restarted daemon removes the stale socket.
+# first), the VM runs on at its source untouched, nothing runs on n2, and
+# n2's restarted daemon removes the stale socket.
 . "$(dirname "$0")/lib.sh"
 it_require_libvirt
 
