@@ -29,6 +29,7 @@
 #include "clusterd/selffence.h"
 #include "clusterd/ha.h"
 #include "clusterd/mig_wire.h"
+#include "clusterd/prepared.h"
 #include "clusterd/status.h"
 #include "clusterd/virt_link.h"
 #include "migrate/mig_exec.h"
@@ -37,6 +38,9 @@
 #include "heartbeat/hb_io.h"
 #include "heartbeat/hb_monitor.h"
 #include "heartbeat/hb_wire.h"
+
+/* Prepares and destroys of prepared copies running at once. */
+#define PREP_MAX_JOBS 16
 
 /* After corosync refused a message (flow control), try again this much later. */
 #define SEND_RETRY_USEC (50 * USEC_PER_MSEC)
@@ -118,6 +122,20 @@ struct cl_daemon {
 	usec_t send_retry_at;
 	usec_t bad_logged[CFG_MAX_NODES];
 	uint8_t msg[CLM_HEADER_LEN + CLM_VIEW_HEADER_LEN + CLM_MAX_VIEW_ENTRIES * CLM_VIEW_ENTRY_LEN];
+	/* prepared restarts (prepared.h): the copies held here; the
+	 * coordinator's prepares (on any node) and this node's destroys of
+	 * copies, each a clusterd-virt child */
+	struct prep_set prep;
+	struct prep_job {
+		struct cl_daemon *d;
+		struct mig_exec *exec;
+		bool destroy;
+		uint32_t node;
+		char uuid[CLM_VM_UUID_LEN];
+		char name[CLM_VM_NAME_MAX];
+		usec_t started;
+		char path[4300]; /* a prepare's XML file */
+	} * prep_job[PREP_MAX_JOBS];
 };
 
 static const char *node_name(const struct cl_daemon *d, uint32_t id)
@@ -129,6 +147,27 @@ static const char *node_name(const struct cl_daemon *d, uint32_t id)
 static const char *net_name(const struct cl_daemon *d, uint8_t link)
 {
 	return link < d->cfg->n_networks ? d->cfg->networks[link].name : "?";
+}
+
+/* The libvirt URI that reaches node's libvirtd: libvirt.uri for this node
+ * when local_ok, else libvirt.peer_uri with its management address.
+ * -ENOENT: it has none. */
+static int node_libvirt_uri(const struct cl_daemon *d, uint32_t node, bool local_ok, char *buf, size_t len)
+{
+	int x = cfg_node_by_id(d->cfg, node), mgmt = cfg_network_by_role(d->cfg, CFG_ROLE_MANAGEMENT);
+	const char *p = strstr(d->cfg->libvirt_peer_uri, "%s");
+	char addr[HB_ADDR_STRLEN];
+
+	if (local_ok && node == d->local_id) {
+		snprintf(buf, len, "%s", d->cfg->libvirt_uri);
+		return 0;
+	}
+	if (mgmt < 0 || x < 0 || !d->cfg->nodes[x].has_addr[mgmt] || !p)
+		return -ENOENT;
+	/* the template has exactly one %s (config validates it): splice, no format string */
+	snprintf(buf, len, "%.*s%s%s", (int)(p - d->cfg->libvirt_peer_uri), d->cfg->libvirt_peer_uri,
+		 hb_addr_str(&d->cfg->nodes[x].addr[mgmt], addr, sizeof(addr)), p + 2);
+	return 0;
 }
 
 /* "down: cluster; up: management migration" for a node's links */
@@ -311,6 +350,7 @@ static usec_t cluster_prepare(struct ev_loop *loop, usec_t now, void *userdata)
 struct local_mig {
 	struct cl_daemon *d;
 	uint64_t id;
+	bool resumed; /* a restart that resumed its prepared copy */
 	struct mig_exec *exec;
 	struct mig_job job;
 	usec_t last_report;
@@ -522,12 +562,7 @@ static void start_migration(struct cl_daemon *d, const struct cl_migration *cm, 
 		free(m);
 		return;
 	}
-	{
-		/* the template has exactly one %s (config validates it): splice, no format string */
-		const char *p = strstr(d->cfg->libvirt_peer_uri, "%s");
-		snprintf(dest, sizeof(dest), "%.*s%s%s", (int)(p - d->cfg->libvirt_peer_uri),
-			 d->cfg->libvirt_peer_uri, hb_addr_str(&tn->addr[mgmt], addr, sizeof(addr)), p + 2);
-	}
+	(void)node_libvirt_uri(d, cm->target, false, dest, sizeof(dest)); /* it has the address */
 	if (d->cfg->migration.transport == CFG_TRANSPORT_MCOPY && mnet == d->cfg->migration.network) {
 		struct hb_addr targets[CFG_MIG_LINKS_MAX];
 		int nets[CFG_MIG_LINKS_MAX];
@@ -618,8 +653,9 @@ static void restart_done(void *ud, bool ok, const char *msg, usec_t now)
 	snprintf(path, sizeof(path), "%s/start-%llx.xml", d->cfg->state_dir, (unsigned long long)m->id);
 	unlink(path);
 	if (ok)
-		log_info("evacuation: %s started here (%llu ms)", cm ? cm->name : "?",
-			 (unsigned long long)((now - m->job.started) / USEC_PER_MSEC));
+		log_info("evacuation: %s started here (%llu ms%s)", cm ? cm->name : "?",
+			 (unsigned long long)((now - m->job.started) / USEC_PER_MSEC),
+			 m->resumed ? ", its prepared copy resumed" : "");
 	else
 		log_warn("evacuation: %s not started here: %s", cm ? cm->name : "?", msg);
 	report(d, m, ok ? CLM_MIG_SUCCEEDED : CLM_MIG_FAILED, ok ? NULL : msg);
@@ -632,8 +668,16 @@ static void restart_done(void *ud, bool ok, const char *msg, usec_t now)
 	free(m);
 }
 
+static void restart_progress(void *ud, const char *line, usec_t now)
+{
+	struct local_mig *m = ud;
+
+	m->resumed |= strcmp(line, "resumed") == 0;
+}
+
 /* Start an HA VM from the registry's XML: only while quorate, and only if
- * no member lists it (whatever the coordinator believed). */
+ * no member lists it (whatever the coordinator believed). A prepared copy
+ * of it here is resumed instead (the helper finds it by uuid). */
 static void start_restart(struct cl_daemon *d, const struct cl_migration *cm, usec_t now)
 {
 	const struct ha_vm *h = ha_registry_find(cl_cluster_ha(d->cluster), cm->uuid);
@@ -688,6 +732,8 @@ static void start_restart(struct cl_daemon *d, const struct cl_migration *cm, us
 	{
 		char *argv[] = {helper, (char *)"--create", d->cfg->libvirt_uri, path, NULL};
 		r = mig_exec_start(d->loop, argv, restart_done, m, &m->exec);
+		if (r >= 0)
+			mig_exec_set_progress(m->exec, restart_progress);
 	}
 	if (r < 0) {
 		log_err("evacuation: cannot start %s: %s", helper, strerror(-r));
@@ -697,8 +743,131 @@ static void start_restart(struct cl_daemon *d, const struct cl_migration *cm, us
 		return;
 	}
 	d->lm[d->n_lm++] = m;
-	log_info("evacuation: starting %s here (it ran on %s)", cm->name, node_name(d, cm->source));
+	log_info("evacuation: starting %s here (it ran on %s)%s", cm->name, node_name(d, cm->source),
+		 prep_has(&d->prep, cm->uuid) ? ": resuming its prepared copy" : "");
 	report(d, m, CLM_MIG_RUNNING, NULL);
+}
+
+/* ---- prepared restarts (prepared.h; evac.h, evac_prepare_done) ---- */
+
+static void prep_job_done(void *ud, bool ok, const char *msg, usec_t now)
+{
+	struct prep_job *j = ud;
+	struct cl_daemon *d = j->d;
+
+	if (j->destroy) {
+		if (ok)
+			log_info("evacuation: prepared copy of %s destroyed", j->name);
+		else
+			log_err("evacuation: cannot destroy the prepared copy of %s: %s", j->name, msg);
+	} else {
+		unlink(j->path);
+		if (ok)
+			log_info("evacuation: %s prepared on %s (%llu ms)", j->name, node_name(d, j->node),
+				 (unsigned long long)((now - j->started) / USEC_PER_MSEC));
+		else
+			log_warn("evacuation: cannot prepare %s on %s: %s", j->name, node_name(d, j->node),
+				 msg);
+		evac_prepare_done(d->evac, j->uuid, ok);
+		d->evac_due = true;
+	}
+	for (size_t i = 0; i < PREP_MAX_JOBS; i++)
+		if (d->prep_job[i] == j)
+			d->prep_job[i] = NULL;
+	mig_exec_free(j->exec); /* allowed from its done callback */
+	free(j);
+}
+
+/* Run clusterd-virt ARG URI FILE-OR-UUID as a prep_job: a prepare of uuid
+ * on node (from the registry's XML), or a destroy of the copy here. */
+static int prep_job_start(struct cl_daemon *d, bool destroy, uint32_t node, const char *uuid,
+			  const char *name, usec_t now)
+{
+	const struct ha_vm *h = ha_registry_find(cl_cluster_ha(d->cluster), uuid);
+	char helper[4200], uri[1200];
+	struct prep_job *j;
+	size_t slot = 0;
+	int r;
+
+	while (slot < PREP_MAX_JOBS && d->prep_job[slot])
+		slot++;
+	if (slot == PREP_MAX_JOBS)
+		return -EBUSY;
+	if ((!destroy && !h) || node_libvirt_uri(d, node, true, uri, sizeof(uri)) < 0)
+		return -ENOENT;
+	j = calloc(1, sizeof(*j));
+	if (!j)
+		return -ENOMEM;
+	*j = (struct prep_job){.d = d, .destroy = destroy, .node = node, .started = now};
+	snprintf(j->uuid, sizeof(j->uuid), "%s", uuid);
+	snprintf(j->name, sizeof(j->name), "%s", name);
+	if (!destroy) {
+		int fd;
+		FILE *f;
+
+		snprintf(j->path, sizeof(j->path), "%s/prepare-%s.xml", d->cfg->state_dir, uuid);
+		fd = open(j->path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+		f = fd >= 0 ? fdopen(fd, "w") : NULL;
+		if (!f || fputs(h->xml, f) < 0 || fclose(f) != 0) {
+			r = errno ? -errno : -EIO;
+			if (!f && fd >= 0)
+				close(fd);
+			unlink(j->path);
+			free(j);
+			return r;
+		}
+	}
+	sibling_path("clusterd-virt", helper, sizeof(helper));
+	{
+		char *argv[] = {helper, (char *)(destroy ? "--destroy" : "--prepare"), uri,
+				destroy ? j->uuid : j->path, NULL};
+		r = mig_exec_start(d->loop, argv, prep_job_done, j, &j->exec);
+	}
+	if (r < 0) {
+		if (!destroy)
+			unlink(j->path);
+		free(j);
+		return r;
+	}
+	d->prep_job[slot] = j;
+	return 0;
+}
+
+/* Coordinator: start the restart copies the planner asked prepared. */
+static void run_prepares(struct cl_daemon *d, const struct evac_out *out, usec_t now)
+{
+	for (size_t i = 0; i < out->n_prepares; i++) {
+		const struct drain_order *o = &out->prepares[i];
+		int r = prep_job_start(d, false, o->target, o->uuid, o->name, now);
+
+		if (r < 0) {
+			log_warn("evacuation: cannot prepare %s on %s: %s", o->name, node_name(d, o->target),
+				 strerror(-r));
+			evac_prepare_done(d->evac, o->uuid, false);
+		} else {
+			log_info("evacuation: preparing %s on %s (paused until its restart order)", o->name,
+				 node_name(d, o->target));
+		}
+	}
+}
+
+/* Every node: destroy the copies held here that nobody needs any more. */
+static usec_t sweep_prepared(struct cl_daemon *d, usec_t now)
+{
+	struct prep_destroy out[VLINK_MAX_PREPARED];
+	size_t n = prep_sweep(&d->prep, d->cluster, d->cfg, d->local_id, now, out);
+
+	for (size_t i = 0; i < n; i++) {
+		const struct prep_copy *c = &d->prep.c[out[i].idx];
+		int r = prep_job_start(d, true, d->local_id, c->uuid, c->name, now);
+
+		if (r < 0)
+			log_err("evacuation: cannot destroy the prepared copy of %s (%s): %s", c->name,
+				out[i].why, strerror(-r));
+		else
+			log_info("evacuation: destroying the prepared copy of %s: %s", c->name, out[i].why);
+	}
+	return prep_next_deadline(&d->prep);
 }
 
 /* Start what the replicated table admits and this node runs. */
@@ -724,7 +893,7 @@ static void run_admitted(struct cl_daemon *d, usec_t now)
 static usec_t mig_prepare(struct ev_loop *loop, usec_t now, void *userdata)
 {
 	struct cl_daemon *d = userdata;
-	usec_t next = USEC_INFINITY;
+	usec_t next = sweep_prepared(d, now);
 
 	mw_sweep(d->mw);
 	for (size_t i = 0; i < d->n_lm; i++) {
@@ -1098,6 +1267,7 @@ static usec_t evac_prepare(struct ev_loop *loop, usec_t now, void *userdata)
 		else
 			log_warn("evacuation: restarting %s on %s", o->name, node_name(d, o->target));
 	}
+	run_prepares(d, out, now);
 	/* say what it waits for, when that changes */
 	n_st = evac_status(d->evac, &st);
 	for (size_t i = 0; i < n_st; i++) {
@@ -1843,8 +2013,8 @@ static int ctl_ha(void *ud, const struct ctl_request *req, struct json_object **
 		const struct clm_vm *found = NULL;
 		uint32_t owner = 0;
 		size_t slot, count = 0;
-		char helper[4200], uri[1200], addr[HB_ADDR_STRLEN];
-		int mgmt = cfg_network_by_role(d->cfg, CFG_ROLE_MANAGEMENT), r;
+		char helper[4200], uri[1200];
+		int r;
 
 		for (size_t i = 0; i < d->cfg->n_nodes; i++) {
 			const struct clm_vm *vms;
@@ -1905,21 +2075,11 @@ static int ctl_ha(void *ud, const struct ctl_request *req, struct json_object **
 							"node %s is both preferred and forbidden",
 							node_name(d, both));
 				}
-		if (owner == d->local_id) {
-			snprintf(uri, sizeof(uri), "%s", d->cfg->libvirt_uri);
-		} else {
-			int x = cfg_node_by_id(d->cfg, owner);
-			const char *p = strstr(d->cfg->libvirt_peer_uri, "%s");
-
-			if (mgmt < 0 || x < 0 || !d->cfg->nodes[x].has_addr[mgmt]) {
-				free(f);
-				return fail_req(ret_code, CTL_EINVAL, msg, msglen,
-						"%s has no management address to fetch the XML from",
-						node_name(d, owner));
-			}
-			snprintf(uri, sizeof(uri), "%.*s%s%s", (int)(p - d->cfg->libvirt_peer_uri),
-				 d->cfg->libvirt_peer_uri,
-				 hb_addr_str(&d->cfg->nodes[x].addr[mgmt], addr, sizeof(addr)), p + 2);
+		if (node_libvirt_uri(d, owner, true, uri, sizeof(uri)) < 0) {
+			free(f);
+			return fail_req(ret_code, CTL_EINVAL, msg, msglen,
+					"%s has no management address to fetch the XML from",
+					node_name(d, owner));
 		}
 		snprintf(f->path, sizeof(f->path), "%s/ha-fetch.%u.%zu.xml", d->cfg->state_dir,
 			 (unsigned)getpid(), slot);
@@ -2155,6 +2315,16 @@ static void on_inventory(void *ud, const struct clm_vm *vms, size_t n, bool up, 
 		log_info("libvirt: %s, %zu domains on this node", up ? "connected" : "not connected", n);
 	d->virt_up_logged = up;
 	d->n_vms_logged = n;
+	for (size_t i = 0; i < host->n_prepared; i++) {
+		bool known = false;
+
+		for (size_t k = 0; k < d->prep.n && !known; k++)
+			known = strcmp(d->prep.c[k].uuid, host->prepared[i].uuid) == 0;
+		if (!known)
+			log_info("evacuation: a prepared copy of %s is here (paused)",
+				 host->prepared[i].name);
+	}
+	prep_update(&d->prep, host->prepared, host->n_prepared, now);
 	cl_cluster_local_inventory(d->cluster, vms, n, up, host->free_kib, host->cpus, now);
 	d->drain_due = d->evac_due = true;
 }
@@ -2453,6 +2623,13 @@ void cl_daemon_free(struct cl_daemon *d)
 		free(d->lm[i]);
 	}
 	mw_free(d->mw);
+	for (size_t i = 0; i < PREP_MAX_JOBS; i++)
+		if (d->prep_job[i]) {
+			if (!d->prep_job[i]->destroy)
+				unlink(d->prep_job[i]->path);
+			mig_exec_free(d->prep_job[i]->exec);
+			free(d->prep_job[i]);
+		}
 	for (size_t i = 0; i < d->n_outq; i++)
 		free(d->outq[i].buf);
 	vlink_free(d->virt);

@@ -33,8 +33,9 @@ struct node_mem {
 
 struct asked_start {
 	char uuid[CLM_VM_UUID_LEN];
-	uint32_t target;
+	uint32_t target; /* prepared: 0 once it failed */
 	usec_t at;
+	bool running; /* prepared: the prepare has not ended yet */
 };
 
 struct evac_planner {
@@ -44,6 +45,8 @@ struct evac_planner {
 	struct node_mem mem[CFG_MAX_NODES];
 	struct asked_start asked[CL_MAX_MIGRATIONS];
 	size_t n_asked;
+	struct asked_start prepared[CL_MAX_MIGRATIONS]; /* copies asked prepared (their target) */
+	size_t n_prepared;
 	struct evac_node_status status[CFG_MAX_NODES + 1];
 	size_t n_status;
 	usec_t next;
@@ -79,6 +82,7 @@ void evac_planner_reset(struct evac_planner *p)
 {
 	memset(p->mem, 0, sizeof(p->mem));
 	p->n_asked = 0;
+	p->n_prepared = 0;
 	p->n_status = 0;
 	p->next = USEC_INFINITY;
 }
@@ -117,6 +121,35 @@ void evac_agent_done(struct evac_planner *p, uint32_t node, bool ok, const char 
 	}
 	m->agent = m->attempts >= EVAC_AGENT_ATTEMPTS ? AG_GAVE_UP : AG_FAILED;
 	m->retry_at = now + EVAC_AGENT_RETRY_USEC;
+}
+
+/* The prepared entry of uuid, or NULL. */
+static struct asked_start *prepared_of(struct evac_planner *p, const char *uuid)
+{
+	for (size_t i = 0; i < p->n_prepared; i++)
+		if (strcmp(p->prepared[i].uuid, uuid) == 0)
+			return &p->prepared[i];
+	return NULL;
+}
+
+static void forget_prepared(struct evac_planner *p, const char *uuid)
+{
+	struct asked_start *a = prepared_of(p, uuid);
+
+	if (a)
+		*a = p->prepared[--p->n_prepared];
+}
+
+void evac_prepare_done(struct evac_planner *p, const char *uuid, bool ok)
+{
+	struct asked_start *a = uuid ? prepared_of(p, uuid) : NULL;
+
+	/* kept, without a target: not prepared again, and its restart placed
+	 * afresh */
+	if (a && !ok)
+		a->target = 0;
+	if (a)
+		a->running = false;
 }
 
 size_t evac_status(const struct evac_planner *p, const struct evac_node_status **ret)
@@ -341,15 +374,17 @@ static bool active(const struct cl_migration *m)
 	return m->state == CLM_MIG_REQUESTED || m->state == CLM_MIG_RUNNING;
 }
 
-/* Where any member's inventory lists uuid (any state), or 0. */
-static uint32_t listed_on(const struct cl_cluster *c, const struct cfg *cfg, const char *uuid)
+/* Where any member's inventory lists uuid (any state), or 0; members with
+ * skip[x] set are not looked at (NULL: none skipped). */
+static uint32_t listed_on(const struct cl_cluster *c, const struct cfg *cfg, const char *uuid,
+			  const bool *skip)
 {
 	for (size_t i = 0; i < cfg->n_nodes; i++) {
 		const struct clm_vm *vms;
 		size_t n;
 		bool up, known;
 
-		if (!cl_cluster_is_member(c, cfg->nodes[i].id) ||
+		if ((skip && skip[i]) || !cl_cluster_is_member(c, cfg->nodes[i].id) ||
 		    cl_cluster_inventory(c, cfg->nodes[i].id, &vms, &n, &up, &known) < 0)
 			continue;
 		for (size_t k = 0; k < n; k++)
@@ -374,11 +409,20 @@ static void expire_asked(struct evac_planner *p, const struct cl_cluster *c, use
 			p->asked[k++] = p->asked[i];
 	}
 	p->n_asked = k;
+	k = 0;
+	for (size_t i = 0; i < p->n_prepared; i++)
+		if (now < p->prepared[i].at + EVAC_PREPARED_KEEP_USEC)
+			p->prepared[k++] = p->prepared[i];
+	p->n_prepared = k;
 }
 
 /* Restart the HA VMs no member lists. Only called when every absent node
- * is fenced and every member's inventory is known. */
-static void restarts(struct evac_planner *p, const struct cl_cluster *c, usec_t now, struct evac_out *out)
+ * is fenced and every member's inventory is known. With early (the members
+ * the agent fenced before corosync agrees, by index), prepare instead: the
+ * HA VMs only those members list get a paused copy on the node they will be
+ * restarted on (evac_prepare_done); never one of them. */
+static void restarts(struct evac_planner *p, const struct cl_cluster *c, usec_t now, struct evac_out *out,
+		     const bool *early)
 {
 	const struct cfg *cfg = p->cfg;
 	const struct ha_registry *reg = cl_cluster_ha(c);
@@ -404,18 +448,29 @@ static void restarts(struct evac_planner *p, const struct cl_cluster *c, usec_t 
 			flows[n_flows++] = (struct mig_flow){.source = 0, .target = migs[m].target};
 	for (size_t i = 0; i < p->n_asked; i++)
 		flows[n_flows++] = (struct mig_flow){.source = 0, .target = p->asked[i].target};
+	for (size_t i = 0; early && i < p->n_prepared; i++)
+		if (p->prepared[i].running)
+			flows[n_flows++] = (struct mig_flow){.source = 0, .target = p->prepared[i].target};
 	for (size_t e = 0; e < n_ha; e++) {
 		const struct ha_vm *h = ha_registry_list(reg, e);
 		struct drain_cand *k = &cand[n_cand];
+		const struct asked_start *prep = prepared_of(p, h->uuid);
 		const char *last = "";
 		size_t fails = 0;
 		bool busy = false;
 
-		if (listed_on(c, cfg, h->uuid))
+		if (listed_on(c, cfg, h->uuid, early))
+			continue;
+		/* prepared: what only the early-fenced list, once */
+		if (early && (!listed_on(c, cfg, h->uuid, NULL) || prep))
 			continue;
 		for (size_t i = 0; i < p->n_asked && !busy; i++)
 			busy = strcmp(p->asked[i].uuid, h->uuid) == 0;
 		*k = (struct drain_cand){0};
+		/* nor on a member seen dead, fenced or not */
+		for (size_t x = 0; early && x < cfg->n_nodes; x++)
+			if (early[x] || p->mem[x].suspect)
+				k->exclude[k->n_exclude++] = cfg->nodes[x].id;
 		for (size_t m = 0; m < n_migs && !busy; m++) {
 			const char *w;
 
@@ -455,6 +510,12 @@ static void restarts(struct evac_planner *p, const struct cl_cluster *c, usec_t 
 			k->vm.preferred[i] = h->preferred[i];
 			k->vm.forbidden[i] = h->forbidden[i];
 		}
+		/* its copy waits paused there: that node first (the preferences
+		 * chose it already) */
+		if (!early && prep && prep->target) {
+			memset(k->vm.preferred, 0, sizeof(k->vm.preferred));
+			k->vm.preferred[0] = prep->target;
+		}
 		n_cand++;
 	}
 	qsort(cand, n_cand, sizeof(*cand), drain_cand_cmp);
@@ -476,19 +537,27 @@ static void restarts(struct evac_planner *p, const struct cl_cluster *c, usec_t 
 		}
 	}
 	n_start = mig_schedule(flows, n_flows, waiting, n_wait, &lim, idx);
-	for (size_t s = 0; s < n_start && out->n_starts < CL_MAX_MIGRATIONS && p->n_asked < CL_MAX_MIGRATIONS;
-	     s++) {
+	for (size_t s = 0; s < n_start; s++) {
 		const struct drain_cand *k = &cand[which[idx[s]]];
-		struct drain_order *o = &out->starts[out->n_starts++];
+		struct asked_start *a;
+		struct drain_order *o;
 
+		if (early ? out->n_prepares == CL_MAX_MIGRATIONS || p->n_prepared == CL_MAX_MIGRATIONS
+			  : out->n_starts == CL_MAX_MIGRATIONS || p->n_asked == CL_MAX_MIGRATIONS)
+			break;
+		o = early ? &out->prepares[out->n_prepares++] : &out->starts[out->n_starts++];
 		*o = (struct drain_order){.source = 0, .target = waiting[idx[s]].target};
 		memcpy(o->uuid, k->uuid, sizeof(o->uuid));
 		snprintf(o->name, sizeof(o->name), "%s", k->vm.name);
-		p->asked[p->n_asked] = (struct asked_start){.target = o->target, .at = now};
-		memcpy(p->asked[p->n_asked].uuid, k->uuid, sizeof(k->uuid));
-		p->n_asked++;
+		if (!early)
+			forget_prepared(p, k->uuid); /* ordered: the copy is its target's now */
+		a = early ? &p->prepared[p->n_prepared++] : &p->asked[p->n_asked++];
+		*a = (struct asked_start){.target = o->target, .at = now, .running = early != NULL};
+		memcpy(a->uuid, k->uuid, sizeof(k->uuid));
 	}
-	if (placed || stuck)
+	if (early)
+		; /* what is prepared is said when it is restarted */
+	else if (placed || stuck)
 		say(p, 0, "restarting %zu HA VM(s)%s%s", placed, stuck ? "; cannot: " : "", text);
 	free(cand);
 }
@@ -563,7 +632,8 @@ static void count_failures(struct evac_planner *p, const struct cl_cluster *c, s
 void evac_step(struct evac_planner *p, const struct cl_cluster *c, usec_t now, struct evac_out *out)
 {
 	const struct cfg *cfg = p->cfg;
-	bool all_fenced = true, inventories = true;
+	bool all_fenced = true, inventories = true, inv_alive = true, early[CFG_MAX_NODES] = {0},
+	     any_early = false;
 	char blind[CLM_REASON_MAX] = "";
 
 	memset(out, 0, sizeof(*out));
@@ -583,11 +653,14 @@ void evac_step(struct evac_planner *p, const struct cl_cluster *c, usec_t now, s
 
 			suspected_member(p, c, x, now, out);
 			member_policy(p, c, x, now, out);
+			early[x] = p->mem[x].suspect && p->mem[x].agent_ok;
+			any_early |= early[x];
 			if (cl_cluster_inventory(c, id, &vms, &n, &up, &known) < 0 || !known || !up) {
 				size_t off = strlen(blind);
 				snprintf(blind + off, sizeof(blind) - off, "%s%s", off ? " " : "",
 					 cfg->nodes[x].name);
 				inventories = false;
+				inv_alive &= early[x];
 			}
 			continue;
 		}
@@ -608,6 +681,8 @@ void evac_step(struct evac_planner *p, const struct cl_cluster *c, usec_t now, s
 	else if (!all_fenced)
 		say(p, 0, "no restarts until every absent node is fenced");
 	else
-		restarts(p, c, now, out);
+		restarts(p, c, now, out, NULL);
+	if (any_early && inv_alive && all_fenced)
+		restarts(p, c, now, out, early);
 	(void)node_name;
 }

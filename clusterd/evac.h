@@ -51,6 +51,10 @@ struct evac_out {
 	size_t n_starts;
 	struct drain_admin admin[CFG_MAX_NODES]; /* degraded -> draining; quarantine on/off */
 	size_t n_admin;
+	/* restart copies to start paused now on their target (prepared.h): the
+	 * HA VMs of members the agent fenced early, while corosync re-forms */
+	struct drain_order prepares[CL_MAX_MIGRATIONS];
+	size_t n_prepares;
 };
 
 /* What the coordinator knows of each absent node and of the restarts, for
@@ -78,6 +82,19 @@ void evac_planner_set_prefs(struct evac_planner *p, drain_prefs_cb cb, void *ud)
  * is restarted any earlier: that still waits for the quorate membership
  * without it. Set before each step (false: not, or no longer, suspected). */
 void evac_set_suspect(struct evac_planner *p, uint32_t node, bool suspect);
+
+/* Prepared restarts: once the agent has fenced a member early, the step
+ * also asks (evac_out.prepares) for each of its HA VMs' restart copy to be
+ * started *paused* on the node it will be restarted on; when corosync's
+ * membership without it comes, the restart order goes to that same node,
+ * which only resumes the copy (~300 ms of libvirt's and QEMU's start-up
+ * saved). A copy is never resumed but by that order; its node destroys it
+ * when in doubt (prepared.h). The caller reports each prepare's end here
+ * (ok: the copy exists; not ok: the restart places the VM afresh). */
+void evac_prepare_done(struct evac_planner *p, const char *uuid, bool ok);
+/* How long the coordinator keeps steering a restart to its prepared copy:
+ * well inside the time its node keeps it (PREP_TTL_USEC, 30 s). */
+#define EVAC_PREPARED_KEEP_USEC (15 * USEC_PER_SEC)
 
 void evac_step(struct evac_planner *p, const struct cl_cluster *c, usec_t now, struct evac_out *out);
 /* The fence agent run on node finished: ok, or why not. */

@@ -14,6 +14,7 @@
 
 #include "clusterd/virt.h"
 #include "clusterd/virt_event.h"
+#include "clusterd/virt_xml.h"
 #include "common/log.h"
 
 struct virt_client {
@@ -80,6 +81,7 @@ static int describe(virDomainPtr dom, struct virt_domain *ret)
 	d.vcpus = info.nrVirtCpu;
 	persistent = virDomainIsPersistent(dom);
 	d.persistent = persistent == 1;
+	d.prepared = d.state == VIRT_DOM_PAUSED && virt_domain_is_prepared(dom) == 1;
 	*ret = d;
 	return 0;
 }

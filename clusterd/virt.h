@@ -35,6 +35,7 @@ struct virt_domain {
 	uint64_t mem_kib; /* current memory */
 	uint32_t vcpus;
 	bool persistent;
+	bool prepared; /* a restart's copy started paused ahead of its order (virt_xml.h) */
 };
 
 struct virt_host {

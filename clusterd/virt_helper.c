@@ -52,6 +52,8 @@ static void emit(void)
 		json_object_object_add(v, "mem_kib", json_object_new_int64((int64_t)d[i].mem_kib));
 		json_object_object_add(v, "vcpus", json_object_new_int64(d[i].vcpus));
 		json_object_object_add(v, "persistent", json_object_new_boolean(d[i].persistent));
+		if (d[i].prepared)
+			json_object_object_add(v, "prepared", json_object_new_boolean(true));
 		json_object_array_add(vms, v);
 	}
 	json_object_object_add(o, "vms", vms);
@@ -145,8 +147,10 @@ static int dump_xml_to(const char *uri, const char *domain, const char *to)
 	return 0;
 }
 
-/* --create URI FILE: start the domain FILE describes (transient). */
-static int create_from(const char *uri, const char *path)
+/* --create URI FILE: start the domain FILE describes (transient), or
+ * resume its prepared copy ("progress resumed" before the verdict);
+ * --prepare URI FILE: start it paused, marked as a prepared copy. */
+static int create_from(const char *uri, const char *path, bool paused)
 {
 	char reason[512], *xml;
 	FILE *f = fopen(path, "re");
@@ -161,12 +165,15 @@ static int create_from(const char *uri, const char *path)
 		return 1;
 	}
 	fclose(f);
-	r = virt_domain_create(*uri ? uri : NULL, xml, reason, sizeof(reason));
+	r = (paused ? virt_domain_prepare : virt_domain_create)(*uri ? uri : NULL, xml, reason,
+								sizeof(reason));
 	free(xml);
 	if (r < 0) {
 		printf("error: %s\n", reason);
 		return 1;
 	}
+	if (r == 1)
+		printf("progress resumed\n");
 	printf("ok\n");
 	return 0;
 }
@@ -262,7 +269,9 @@ int main(int argc, char **argv)
 	int r;
 
 	if (argc == 4 && strcmp(argv[1], "--create") == 0)
-		return create_from(argv[2], argv[3]);
+		return create_from(argv[2], argv[3], false);
+	if (argc == 4 && strcmp(argv[1], "--prepare") == 0)
+		return create_from(argv[2], argv[3], true);
 	if (argc >= 4 && strcmp(argv[1], "--destroy") == 0)
 		return destroy_all(argv[2], argv + 3, argc - 3);
 	if (argc >= 2 && strcmp(argv[1], "--dumpxml") == 0) {
@@ -279,6 +288,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: clusterd-virt [LIBVIRT-URI]\n"
 				"       clusterd-virt --dumpxml LIBVIRT-URI UUID-OR-NAME [--to FILE]\n"
 				"       clusterd-virt --create LIBVIRT-URI XML-FILE\n"
+				"       clusterd-virt --prepare LIBVIRT-URI XML-FILE\n"
 				"       clusterd-virt --destroy LIBVIRT-URI UUID/NAME...\n");
 		return 2;
 	}

@@ -71,7 +71,12 @@ int vlink_parse(const char *line, struct clm_vm *vms, size_t cap, size_t *ret_n,
 			json_object_object_get_ex(v, "mem_kib", &f) ? (uint64_t)json_object_get_int64(f) : 0;
 		m.vcpus = json_object_object_get_ex(v, "vcpus", &f) ? (uint32_t)json_object_get_int64(f) : 0;
 		m.persistent = json_object_object_get_ex(v, "persistent", &f) && json_object_get_boolean(f);
-		vms[n++] = m;
+		if (!json_object_object_get_ex(v, "prepared", &f) || !json_object_get_boolean(f))
+			vms[n++] = m;
+		else if (host.n_prepared < VLINK_MAX_PREPARED)
+			host.prepared[host.n_prepared++] = m;
+		else
+			goto out; /* not one may go unseen: it would never be cleaned up */
 	}
 	if (json_object_object_get_ex(o, "host", &h)) {
 		if (!json_object_is_type(h, json_type_object))

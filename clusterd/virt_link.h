@@ -16,10 +16,16 @@
 #define VLINK_BACKOFF_MIN_USEC (500 * USEC_PER_MSEC)
 #define VLINK_BACKOFF_MAX_USEC (10 * USEC_PER_SEC)
 
-/* The host's capacity as the helper last asked libvirt (0s: unknown). */
+#define VLINK_MAX_PREPARED 32
+
+/* The host's capacity as the helper last asked libvirt (0s: unknown), and
+ * the prepared copies it holds (virt_xml.h): paused restart copies that
+ * are not VMs yet, so never in the inventory. */
 struct vlink_host {
 	uint64_t free_kib;
 	uint32_t cpus;
+	size_t n_prepared;
+	struct clm_vm prepared[VLINK_MAX_PREPARED];
 };
 
 /* vms: zero-padded entries (the cluster compares them bytewise); up: libvirt

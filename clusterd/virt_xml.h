@@ -7,6 +7,8 @@
 
 #include <stddef.h>
 
+#include <libvirt/libvirt.h>
+
 /*
  * The domain XML of domain (a uuid, else a name) on uri (NULL: libvirt's
  * default), in a form another host can define: the persistent definition
@@ -21,10 +23,36 @@
  */
 int virt_domain_xml(const char *uri, const char *domain, char **ret_xml, char *why, size_t why_len);
 
-/* Start a transient domain from xml (restart of an HA VM). -ENOTCONN, -EIO
- * (why says libvirt's reason), -EINVAL. */
+/* Start a transient domain from xml (restart of an HA VM): 0; or 1 when a
+ * prepared copy of it (below) was here and has been resumed instead.
+ * -ENOTCONN, -EIO (why says libvirt's reason), -EINVAL. */
 int virt_domain_create(const char *uri, const char *xml, char *why, size_t why_len);
 /* Stop a domain at once (virDomainDestroy); 0 also when it does not exist. */
 int virt_domain_destroy(const char *uri, const char *uuid, char *why, size_t why_len);
+
+/*
+ * Prepared copies (early fencing, docs/DESIGN.md "Prepared restarts"): once
+ * a fence agent has put a node off, but before corosync has formed the
+ * membership without it, the coordinator starts each HA VM's restart copy
+ * *paused* on the node it will be ordered to, so that the order only has to
+ * resume it. Such a copy carries this metadata element from its birth; a
+ * paused domain with it is not the VM (clusterd's inventory leaves it out)
+ * until the mark is removed, just before it is resumed.
+ */
+#define VIRT_PREPARED_NS  "urn:clusterd:prepared:1"
+#define VIRT_PREPARED_KEY "clusterd"
+
+/* xml with the mark added as a child of <metadata> (made when absent), in
+ * a malloc'd *ret. Pure. -EINVAL: no <domain>...</domain>; -ENOMEM. */
+int virt_xml_mark_prepared(const char *xml, char **ret);
+/* Start xml paused (VIR_DOMAIN_START_PAUSED) with the mark. As create. */
+int virt_domain_prepare(const char *uri, const char *xml, char *why, size_t why_len);
+/* Make the prepared copy of uuid the VM: its mark removed, then resumed. If
+ * either fails it is destroyed (it must not stay, unmarked and paused,
+ * looking like the VM). -ENOENT: no such domain; -ESTALE: it is not a
+ * prepared copy (no mark, or not paused); -EIO; -ENOTCONN. */
+int virt_domain_resume_prepared(const char *uri, const char *uuid, char *why, size_t why_len);
+/* 1 when dom is a prepared copy (paused, with the mark), else 0. */
+int virt_domain_is_prepared(virDomainPtr dom);
 
 #endif

@@ -7,7 +7,9 @@
 #     guest at once — long before the self-fence wait (10 s) would end. The
 #     coordinator usually runs the agent before corosync has formed the new
 #     membership (it sees n3 dead by heartbeat and by corosync's knet links);
-#     the restart still waits for that membership.
+#     the restart still waits for that membership; meanwhile the guest's
+#     copy is started paused on the survivor it will go to, and the restart
+#     order resumes it there (nothing paused is left behind).
 #  2. an agent that always fails, allow_self_fence_fallback = false: tried
 #     twice (plus at most one early attempt), nothing restarted, `clusterctl evacuation` says why; an
 #     administrator's `clusterctl fence n3 --confirm` then lets it restart.
@@ -56,13 +58,25 @@ l_failed=$(grep -n 'cluster: node n3: .* -> failed' <<<"$lines" | head -n 1 | cu
 l_restart=$(grep -n 'evacuation: restarting vma' <<<"$lines" | head -n 1 | cut -d: -f1)
 [ -n "$l_failed" ] && [ -n "$l_restart" ] && [ "$l_failed" -lt "$l_restart" ] ||
 	sb_fail "vma's restart was asked (log line ${l_restart:-none}) before n3 was failed (line ${l_failed:-none})"
+it_json n1 nodes '.nodes[] | select(.name == "n3") | .fenced' | grep -q "fence agent" || sb_fail "n3 is not recorded as fenced by the agent"
+node=$(it_json n1 vms '.vms[] | select(.name == "vma") | .node' | tr -d '"')
 if grep -q 'evacuation: n3: seen dead .*fence agent running early' <<<"$lines"; then
 	echo "  the agent ran early (before corosync's new membership); the restart waited for it"
+	# its copy was started paused on a survivor meanwhile, and the restart
+	# order went there and resumed it
+	prep=$(sed -n 's/.*evacuation: preparing vma on \(n[0-9]\).*/\1/p' <<<"$lines" | head -n 1)
+	[ -n "$prep" ] || sb_fail "n3 was fenced early but vma was not prepared on a survivor"
+	[ "$prep" = "$node" ] || sb_fail "vma was prepared on $prep but restarted on $node"
+	sb_wait_log "$node" 'evacuation: vma started here \(.*its prepared copy resumed\)' 10 >/dev/null ||
+		sb_fail "$node did not resume vma's prepared copy"
+	echo "  vma was prepared paused on $prep while corosync re-formed; the restart resumed it"
 else
 	echo "  the agent ran once corosync had formed the new membership (not seen dead early)"
 fi
-it_json n1 nodes '.nodes[] | select(.name == "n3") | .fenced' | grep -q "fence agent" || sb_fail "n3 is not recorded as fenced by the agent"
-node=$(it_json n1 vms '.vms[] | select(.name == "vma") | .node' | tr -d '"')
+for n in n1 n2; do
+	paused=$(sb virsh "$n" list --state-paused --name 2>/dev/null | tr -d '\n')
+	[ -z "$paused" ] || sb_fail "$n still holds a paused domain: $paused"
+done
 read -r _ b errs bad < <(sb_guest_wait_tick "$node" vma 2 60) || sb_fail "vma does not tick on $node"
 [ "$b" != "$boot" ] && [ "$errs" = 0 ] && [ "$bad" = 0 ] || sb_fail "vma on $node: boot $b (was $boot), errs=$errs static_bad=$bad"
 finish

@@ -22,6 +22,7 @@
 
 #include "clusterd/cluster.h"
 #include "clusterd/evac.h"
+#include "clusterd/prepared.h"
 #include "clusterd/ha.h"
 #include "clusterd/selffence.h"
 
@@ -525,6 +526,248 @@ static void test_agent_early(void **state)
 	world_down(&w);
 }
 
+/* The prepare (or start) order of uuid id in orders, or NULL. */
+static const struct drain_order *order_of(const struct drain_order *o, size_t n, char id)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(o[i].uuid, uuid_of(id)) == 0)
+			return &o[i];
+	return NULL;
+}
+
+/* Prepared restarts: once the agent has fenced n3 early, its two HA VMs
+ * get a paused copy on a survivor — never n3, never a VM a live member
+ * lists, never twice — and when corosync agrees, each restart goes to its
+ * copy's node, even against what the registry now prefers. */
+static void test_prepared_restarts(void **state)
+{
+	const uint32_t two[] = {1, 2};
+	const struct drain_order *web, *db;
+	uint32_t web_at, db_at;
+	struct world w;
+
+	cfg->fencing.mode = CFG_FENCE_AGENT;
+	snprintf(cfg->fencing.agent, sizeof(cfg->fencing.agent), "/bin/true");
+	early_agent(&w);
+	/* an HA VM n2 runs is none of this */
+	w.vms[2][0] = mkvm("mail", 'c');
+	w.n_vms[2] = 1;
+	publish_inv(&w, 2);
+	ha_add(&w, "mail", 'c', 9);
+	step(&w);
+	assert_int_equal(w.out.n_prepares, 0); /* the agent has not answered */
+	evac_agent_done(w.p, 3, true, "ok", w.now);
+	step(&w);
+	assert_int_equal(w.out.n_fences + w.out.n_starts + w.out.n_run_agent, 0);
+	assert_int_equal(w.out.n_prepares, 2);
+	web = order_of(w.out.prepares, 2, 'a');
+	db = order_of(w.out.prepares, 2, 'b');
+	assert_non_null(web);
+	assert_non_null(db);
+	assert_true(web->target == 1 || web->target == 2);
+	assert_true(db->target == 1 || db->target == 2);
+	web_at = web->target;
+	db_at = db->target;
+	assert_null(order_of(w.out.prepares, 2, 'c'));
+	/* asked once */
+	step(&w);
+	assert_int_equal(w.out.n_prepares, 0);
+	/* the registry now prefers the other node for both */
+	{
+		struct ha_msg m = {.sender = 2, .op = HA_OP_SET};
+		uint8_t buf[4096];
+		char xml[512];
+
+		for (int i = 0; i < 2; i++) {
+			const char *name = i ? "db" : "web";
+			char id = i ? 'b' : 'a';
+
+			memset(&m.vm, 0, sizeof(m.vm));
+			snprintf(xml, sizeof(xml),
+				 "<domain type='qemu'><name>%s</name><uuid>%s</uuid><memory "
+				 "unit='KiB'>262144</memory><vcpu placement='static'>1</vcpu></domain>",
+				 name, uuid_of(id));
+			memcpy(m.vm.uuid, uuid_of(id), 37);
+			snprintf(m.vm.name, sizeof(m.vm.name), "%s", name);
+			m.vm.priority = i ? 5 : 1;
+			m.vm.preferred[0] = 3 - (i ? db_at : web_at);
+			m.vm.version = 20;
+			m.vm.xml = xml;
+			deliver(&w, 2, buf, ha_msg_encode(&m, buf, sizeof(buf)));
+		}
+	}
+	w.now += 500 * MS;
+	members(&w, two, 2, two, 2);
+	step(&w);
+	assert_int_equal(w.out.n_fences, 1);
+	apply_out(&w);
+	step(&w);
+	assert_int_equal(w.out.n_starts, 2);
+	assert_int_equal(w.out.n_prepares, 0);
+	assert_int_equal(order_of(w.out.starts, 2, 'a')->target, web_at);
+	assert_int_equal(order_of(w.out.starts, 2, 'b')->target, db_at);
+	world_down(&w);
+
+	/* a prepare that failed is not asked again; the restart is placed as
+	 * usual (here: by the registry's preference) */
+	early_agent(&w);
+	evac_agent_done(w.p, 3, true, "ok", w.now);
+	step(&w);
+	assert_int_equal(w.out.n_prepares, 2);
+	evac_prepare_done(w.p, uuid_of('a'), false);
+	evac_prepare_done(w.p, uuid_of('b'), true);
+	db_at = order_of(w.out.prepares, 2, 'b')->target;
+	step(&w);
+	assert_int_equal(w.out.n_prepares, 0);
+	members(&w, two, 2, two, 2);
+	step(&w);
+	apply_out(&w);
+	step(&w);
+	assert_int_equal(w.out.n_starts, 2);
+	assert_int_equal(order_of(w.out.starts, 2, 'b')->target, db_at);
+	world_down(&w);
+
+	/* the agent's early run failed: nothing prepared */
+	early_agent(&w);
+	evac_agent_done(w.p, 3, false, "exit status 1", w.now);
+	step(&w);
+	assert_int_equal(w.out.n_prepares, 0);
+	world_down(&w);
+
+	/* two suspects, one fenced early: only its VMs, never on the other
+	 * suspect (nor on it) */
+	world_up(&w);
+	{
+		struct cs_quorum q = {.quorate = true, .total_votes = 3, .expected_votes = 3, .quorum = 1};
+
+		q.members[0] = 1, q.members[1] = 2, q.members[2] = 3;
+		q.n_members = 3;
+		cl_cluster_quorum(w.c, &q, w.now);
+	}
+	evac_set_suspect(w.p, 3, true);
+	step(&w);
+	assert_int_equal(w.out.n_run_agent, 1);
+	evac_agent_done(w.p, 3, true, "ok", w.now);
+	evac_set_suspect(w.p, 2, true); /* n2 too, now: no majority left to act */
+	step(&w);
+	/* one start at a time per node (max_concurrent 1): the next when the
+	 * first prepare has ended */
+	assert_int_equal(w.out.n_prepares, 1);
+	assert_int_equal(w.out.prepares[0].target, 1);
+	db = order_of(w.out.prepares, 1, 'b'); /* priority first */
+	assert_non_null(db);
+	step(&w);
+	assert_int_equal(w.out.n_prepares, 0);
+	evac_prepare_done(w.p, uuid_of('b'), true);
+	step(&w);
+	assert_int_equal(w.out.n_prepares, 1);
+	assert_int_equal(w.out.prepares[0].target, 1);
+	assert_non_null(order_of(w.out.prepares, 1, 'a'));
+	world_down(&w);
+
+	cfg->fencing.mode = CFG_FENCE_SELF;
+	cfg->fencing.agent[0] = '\0';
+}
+
+/* The target's side (prepared.h): which copies it destroys, and when. */
+static void test_prepared_copies(void **state)
+{
+	struct prep_set set = {0};
+	struct prep_destroy out[VLINK_MAX_PREPARED];
+	struct clm_vm held[2];
+	struct world w;
+	usec_t t0;
+
+	world_up(&w); /* this node is n1; web (a) and db (b) are HA and run on n3 */
+	held[0] = mkvm("web", 'a');
+	held[1] = mkvm("db", 'b');
+	t0 = w.now;
+	prep_update(&set, held, 2, t0);
+	assert_true(prep_has(&set, uuid_of('a')));
+	assert_false(prep_has(&set, uuid_of('c')));
+	/* listed on a live member (n3 has not gone): both go at once */
+	assert_int_equal(prep_sweep(&set, w.c, cfg, 1, w.now, out), 2);
+	assert_string_equal(out[0].why, "the VM is listed on another member");
+	assert_false(prep_has(&set, uuid_of('a'))); /* being destroyed */
+	/* not again until the retry time; then again, if still here */
+	assert_int_equal(prep_sweep(&set, w.c, cfg, 1, w.now + PREP_RETRY_USEC - 1, out), 0);
+	assert_int_equal(prep_next_deadline(&set), t0 + PREP_RETRY_USEC);
+	assert_int_equal(prep_sweep(&set, w.c, cfg, 1, w.now + PREP_RETRY_USEC, out), 2);
+	/* n3 gone from the lists: kept while its order may come */
+	w.n_vms[3] = 0;
+	publish_inv(&w, 3);
+	memset(&set, 0, sizeof(set));
+	prep_update(&set, held, 2, t0);
+	w.now = t0 + 5 * S;
+	prep_update(&set, held, 2, w.now); /* seen again: still t0 */
+	assert_int_equal(prep_sweep(&set, w.c, cfg, 1, w.now, out), 0);
+	assert_int_equal(prep_next_deadline(&set), t0 + PREP_TTL_USEC);
+	/* db's restart ordered on n2 (after the copy was seen): db goes */
+	{
+		struct clm_migrate m = {
+			.sender = 1, .id = 7, .source = 3, .target = 2, .kind = CLM_KIND_START};
+		uint8_t buf[CLM_MIGRATE_LEN];
+
+		memcpy(m.uuid, uuid_of('b'), 37);
+		snprintf(m.name, sizeof(m.name), "db");
+		deliver(&w, 1, buf, clm_encode_migrate(&m, buf, sizeof(buf)));
+		/* web's ordered here: kept, even past its time to live */
+		m.id = 8;
+		m.target = 1;
+		memcpy(m.uuid, uuid_of('a'), 37);
+		snprintf(m.name, sizeof(m.name), "web");
+		deliver(&w, 1, buf, clm_encode_migrate(&m, buf, sizeof(buf)));
+	}
+	assert_int_equal(prep_sweep(&set, w.c, cfg, 1, w.now, out), 1);
+	assert_string_equal(set.c[out[0].idx].name, "db");
+	assert_string_equal(out[0].why, "its restart was ordered on another node");
+	assert_int_equal(prep_sweep(&set, w.c, cfg, 1, t0 + PREP_TTL_USEC + 1, out), 1); /* db's retry only */
+	assert_string_equal(set.c[out[0].idx].name, "db");
+	world_down(&w);
+
+	/* an order elsewhere from before the copy was seen (an older
+	 * evacuation) says nothing; the time to live does */
+	world_up(&w);
+	w.n_vms[3] = 0;
+	publish_inv(&w, 3);
+	{
+		struct clm_migrate m = {
+			.sender = 1, .id = 9, .source = 3, .target = 2, .kind = CLM_KIND_START};
+		uint8_t buf[CLM_MIGRATE_LEN];
+
+		memcpy(m.uuid, uuid_of('a'), 37);
+		snprintf(m.name, sizeof(m.name), "web");
+		deliver(&w, 1, buf, clm_encode_migrate(&m, buf, sizeof(buf)));
+		report(&w, 9, CLM_MIG_SUCCEEDED, NULL);
+	}
+	w.now += S;
+	memset(&set, 0, sizeof(set));
+	prep_update(&set, held, 1, w.now);
+	assert_int_equal(prep_sweep(&set, w.c, cfg, 1, w.now, out), 0);
+	assert_int_equal(prep_sweep(&set, w.c, cfg, 1, w.now + PREP_TTL_USEC, out), 1);
+	assert_string_equal(out[0].why, "no restart order came for it");
+	/* not in the HA registry; not quorate */
+	memset(&set, 0, sizeof(set));
+	held[1] = mkvm("other", 'z');
+	prep_update(&set, held + 1, 1, w.now);
+	assert_int_equal(prep_sweep(&set, w.c, cfg, 1, w.now, out), 1);
+	assert_string_equal(out[0].why, "the VM is not in the HA registry");
+	memset(&set, 0, sizeof(set));
+	prep_update(&set, held, 1, w.now);
+	{
+		const uint32_t one[] = {1};
+
+		members(&w, one, 1, one, 1);
+	}
+	assert_int_equal(prep_sweep(&set, w.c, cfg, 1, w.now, out), 1);
+	assert_string_equal(out[0].why, "this node is not quorate");
+	/* gone from libvirt: forgotten */
+	prep_update(&set, NULL, 0, w.now);
+	assert_int_equal(set.n, 0);
+	assert_int_equal(prep_next_deadline(&set), USEC_INFINITY);
+	world_down(&w);
+}
+
 /* clusterd died on n3 but its corosync runs: n3 stays quorate, never
  * self-fences, so waiting proves nothing: only an admin (or agent) fences. */
 static void test_corosync_alive_never_self_fenced(void **state)
@@ -702,6 +945,8 @@ int main(void)
 		cmocka_unit_test(test_self_fence_wait_then_restart),
 		cmocka_unit_test(test_agent),
 		cmocka_unit_test(test_agent_early),
+		cmocka_unit_test(test_prepared_restarts),
+		cmocka_unit_test(test_prepared_copies),
 		cmocka_unit_test(test_corosync_alive_never_self_fenced),
 		cmocka_unit_test(test_nothing_without_certainty),
 		cmocka_unit_test(test_starting_node_not_fenced),

@@ -72,6 +72,30 @@ static void test_parse(void **state)
 			fail_msg("accepted: %s", bad[i]);
 }
 
+/* A prepared copy is never in the inventory: it is the host's, apart. */
+static void test_parse_prepared(void **state)
+{
+	static const char line[] =
+		"{\"libvirt\":\"connected\",\"vms\":["
+		"{\"name\":\"web\",\"uuid\":\"6695eb01-f6a4-8304-79aa-97f2502e193f\",\"state\":2,"
+		"\"prepared\":true},"
+		"{\"name\":\"db\",\"uuid\":\"6695eb01-f6a4-8304-79aa-97f2502e1940\",\"state\":2,"
+		"\"prepared\":false}]}";
+	struct clm_vm vms[2];
+	size_t n = 99;
+	bool up = false;
+	struct vlink_host host;
+	char why[64];
+
+	assert_int_equal(vlink_parse(line, vms, 2, &n, &up, &host, why, sizeof(why)), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(vms[0].name, "db");
+	assert_int_equal(vms[0].state, CLM_VM_PAUSED);
+	assert_int_equal(host.n_prepared, 1);
+	assert_string_equal(host.prepared[0].name, "web");
+	assert_string_equal(host.prepared[0].uuid, "6695eb01-f6a4-8304-79aa-97f2502e193f");
+}
+
 struct seen {
 	int calls, up_calls, down_calls;
 	size_t last_n;
@@ -158,6 +182,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_parse),
+		cmocka_unit_test(test_parse_prepared),
 		cmocka_unit_test(test_real_helper),
 		cmocka_unit_test(test_missing_helper),
 	};

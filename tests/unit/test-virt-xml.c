@@ -141,13 +141,143 @@ static void test_helper_dumpxml(void **state)
 	assert_non_null(strstr(out, "usage:"));
 }
 
+static void test_mark_prepared(void **state)
+{
+	char *out = NULL;
+
+	/* no <metadata>: one is made, just before </domain> */
+	assert_int_equal(virt_xml_mark_prepared("<domain type='kvm'><name>a</name></domain>", &out), 0);
+	assert_string_equal(out, "<domain type='kvm'><name>a</name><metadata><" VIRT_PREPARED_KEY
+				 ":prepared xmlns:" VIRT_PREPARED_KEY "='" VIRT_PREPARED_NS
+				 "'/></metadata>\n</domain>");
+	free(out);
+	/* an existing <metadata> gets the mark as its first child; the rest stays */
+	assert_int_equal(
+		virt_xml_mark_prepared("<domain><metadata><x:y xmlns:x='u'/></metadata></domain>\n", &out),
+		0);
+	assert_string_equal(out, "<domain><metadata><" VIRT_PREPARED_KEY ":prepared xmlns:" VIRT_PREPARED_KEY
+				 "='" VIRT_PREPARED_NS "'/><x:y xmlns:x='u'/></metadata></domain>\n");
+	free(out);
+	/* not one domain */
+	out = NULL;
+	assert_int_equal(virt_xml_mark_prepared("<network></network>", &out), -EINVAL);
+	assert_int_equal(virt_xml_mark_prepared("<domain>", &out), -EINVAL);
+	assert_int_equal(virt_xml_mark_prepared("<domain></domain><domain></domain>", &out), -EINVAL);
+	assert_int_equal(virt_xml_mark_prepared(NULL, &out), -EINVAL);
+	assert_null(out);
+}
+
+/* A domain of the test driver's, new uuid and name, for prepare/create. */
+static char *new_domain_xml(const char *name, const char *uuid)
+{
+	char why[256], *xml = NULL, *out;
+	const char *a, *b;
+	size_t len;
+
+	assert_int_equal(virt_domain_xml("test:///default", "test", &xml, why, sizeof(why)), 0);
+	len = strlen(xml) + 200;
+	out = malloc(len);
+	assert_non_null(out);
+	a = strstr(xml, "<name>test</name>");
+	b = strstr(xml, "<uuid>");
+	assert_non_null(a);
+	assert_non_null(b);
+	assert_true(a < b);
+	snprintf(out, len, "%.*s<name>%s</name>%.*s<uuid>%s</uuid>%s", (int)(a - xml), xml, name,
+		 (int)(b - a - strlen("<name>test</name>")), a + strlen("<name>test</name>"), uuid,
+		 strstr(b, "</uuid>") + strlen("</uuid>"));
+	free(xml);
+	return out;
+}
+
+static int dom_state(virConnectPtr conn, const char *uuid)
+{
+	virDomainPtr dom = virDomainLookupByUUIDString(conn, uuid);
+	int st = -1, reason;
+
+	if (!dom)
+		return -1;
+	if (virDomainGetState(dom, &st, &reason, 0) < 0)
+		st = -2;
+	virDomainFree(dom);
+	return st;
+}
+
+/* A prepared copy as virt_domain_prepare leaves it: the marked XML, paused.
+ * (The test driver refuses VIR_DOMAIN_START_PAUSED, so it is started, then
+ * paused; the real start paused runs in the integration tests.) */
+static void make_prepared(virConnectPtr conn, const char *xml)
+{
+	char *marked = NULL;
+	virDomainPtr dom;
+
+	assert_int_equal(virt_xml_mark_prepared(xml, &marked), 0);
+	dom = virDomainCreateXML(conn, marked, 0);
+	assert_non_null(dom);
+	assert_int_equal(virDomainSuspend(dom), 0);
+	virDomainFree(dom);
+	free(marked);
+}
+
+/* The prepared copy is seen as one; the create of the same VM resumes it
+ * (mark gone, running); a copy that is not prepared is refused by resume
+ * and never started twice by create; a missing one is -ENOENT. */
+static void test_prepare_and_resume(void **state)
+{
+	static const char uuid[] = "11111111-2222-4333-8444-555555555555";
+	/* the test driver's state lives while a connection to it is open */
+	virConnectPtr conn = virConnectOpen("test:///default");
+	char why[256], *xml = new_domain_xml("prep", uuid);
+	virDomainPtr dom;
+
+	assert_non_null(conn);
+	make_prepared(conn, xml);
+	assert_int_equal(dom_state(conn, uuid), VIR_DOMAIN_PAUSED);
+	dom = virDomainLookupByUUIDString(conn, uuid);
+	assert_non_null(dom);
+	assert_int_equal(virt_domain_is_prepared(dom), 1);
+	virDomainFree(dom);
+	/* the same XML again: it exists already, prepared: resumed (1) */
+	assert_int_equal(virt_domain_create("test:///default", xml, why, sizeof(why)), 1);
+	assert_int_equal(dom_state(conn, uuid), VIR_DOMAIN_RUNNING);
+	dom = virDomainLookupByUUIDString(conn, uuid);
+	assert_non_null(dom);
+	assert_int_equal(virt_domain_is_prepared(dom), 0);
+	/* paused by hand now: without the mark it is the VM, never a copy */
+	assert_int_equal(virDomainSuspend(dom), 0);
+	assert_int_equal(virt_domain_is_prepared(dom), 0);
+	assert_int_equal(virt_domain_resume_prepared("test:///default", uuid, why, sizeof(why)), -ESTALE);
+	assert_non_null(strstr(why, "not a prepared copy"));
+	assert_int_equal(dom_state(conn, uuid), VIR_DOMAIN_PAUSED); /* untouched */
+	/* a create of a VM that runs (not prepared) fails: never a second copy */
+	assert_int_equal(virDomainResume(dom), 0);
+	assert_true(virt_domain_create("test:///default", xml, why, sizeof(why)) < 0);
+	assert_int_equal(dom_state(conn, uuid), VIR_DOMAIN_RUNNING);
+	assert_int_equal(virDomainDestroy(dom), 0);
+	virDomainFree(dom);
+	assert_int_equal(virt_domain_resume_prepared("test:///default", uuid, why, sizeof(why)), -ENOENT);
+	/* prepared, then resumed by uuid */
+	make_prepared(conn, xml);
+	assert_int_equal(virt_domain_resume_prepared("test:///default", uuid, why, sizeof(why)), 0);
+	assert_int_equal(dom_state(conn, uuid), VIR_DOMAIN_RUNNING);
+	assert_int_equal(virt_domain_destroy("test:///default", uuid, why, sizeof(why)), 0);
+	/* what prepare cannot do: a clear error, nothing started */
+	assert_int_equal(virt_domain_prepare("test:///default", xml, why, sizeof(why)), -EIO);
+	assert_non_null(strstr(why, "cannot start the domain paused"));
+	assert_int_equal(dom_state(conn, uuid), -1);
+	assert_int_equal(virt_domain_prepare("test:///default", "<nodomain/>", why, sizeof(why)), -EINVAL);
+	assert_non_null(strstr(why, "<domain>"));
+	assert_int_equal(virt_domain_prepare(DEAD_URI, xml, why, sizeof(why)), -ENOTCONN);
+	free(xml);
+	virConnectClose(conn);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_by_name_and_uuid),
-		cmocka_unit_test(test_defines_elsewhere),
-		cmocka_unit_test(test_errors),
-		cmocka_unit_test(test_helper_dumpxml),
+		cmocka_unit_test(test_by_name_and_uuid), cmocka_unit_test(test_defines_elsewhere),
+		cmocka_unit_test(test_errors),           cmocka_unit_test(test_helper_dumpxml),
+		cmocka_unit_test(test_mark_prepared),    cmocka_unit_test(test_prepare_and_resume),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
