@@ -855,7 +855,15 @@ static void run_prepares(struct cl_daemon *d, const struct evac_out *out, usec_t
 static usec_t sweep_prepared(struct cl_daemon *d, usec_t now)
 {
 	struct prep_destroy out[VLINK_MAX_PREPARED];
-	size_t n = prep_sweep(&d->prep, d->cluster, d->cfg, d->local_id, now, out);
+	bool heard[CFG_MAX_NODES];
+	size_t n;
+
+	if (!d->prep.n)
+		return USEC_INFINITY;
+	for (size_t x = 0; x < d->cfg->n_nodes; x++)
+		heard[x] = d->cfg->nodes[x].id == d->local_id ||
+			   peer_health(d, d->cfg->nodes[x].id) != HB_NODE_DOWN;
+	n = prep_sweep(&d->prep, d->cluster, d->cfg, d->local_id, heard, now, out);
 
 	for (size_t i = 0; i < n; i++) {
 		const struct prep_copy *c = &d->prep.c[out[i].idx];

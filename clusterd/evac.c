@@ -466,6 +466,16 @@ static void restarts(struct evac_planner *p, const struct cl_cluster *c, usec_t 
 			continue;
 		for (size_t i = 0; i < p->n_asked && !busy; i++)
 			busy = strcmp(p->asked[i].uuid, h->uuid) == 0;
+		/* its copy is still being prepared: the order waits for it (a
+		 * while), or the two creates race on its node */
+		if (!early && prep && prep->running) {
+			if (now < prep->at + EVAC_PREPARE_WAIT_USEC) {
+				want_at(p, prep->at + EVAC_PREPARE_WAIT_USEC);
+				continue;
+			}
+			forget_prepared(p, h->uuid);
+			prep = NULL;
+		}
 		*k = (struct drain_cand){0};
 		/* nor on a member seen dead, fenced or not */
 		for (size_t x = 0; early && x < cfg->n_nodes; x++)

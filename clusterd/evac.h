@@ -95,6 +95,9 @@ void evac_prepare_done(struct evac_planner *p, const char *uuid, bool ok);
 /* How long the coordinator keeps steering a restart to its prepared copy:
  * well inside the time its node keeps it (PREP_TTL_USEC, 30 s). */
 #define EVAC_PREPARED_KEEP_USEC (15 * USEC_PER_SEC)
+/* A restart waits this long at most for its copy's prepare to end (the
+ * order would otherwise race the prepare's create on the target). */
+#define EVAC_PREPARE_WAIT_USEC (5 * USEC_PER_SEC)
 
 void evac_step(struct evac_planner *p, const struct cl_cluster *c, usec_t now, struct evac_out *out);
 /* The fence agent run on node finished: ok, or why not. */

@@ -35,7 +35,7 @@ bool prep_has(const struct prep_set *s, const char *uuid)
 
 /* Why copy p must go, or NULL while it may still be resumed. */
 static const char *doomed(const struct prep_copy *p, const struct cl_cluster *c, const struct cfg *cfg,
-			  uint32_t local, usec_t now)
+			  uint32_t local, const bool *heard, usec_t now)
 {
 	const struct cl_migration *migs;
 	size_t n = cl_cluster_migrations(c, &migs);
@@ -56,7 +56,8 @@ static const char *doomed(const struct prep_copy *p, const struct cl_cluster *c,
 		size_t k;
 		bool up, known;
 
-		if (cfg->nodes[i].id == local || !cl_cluster_is_member(c, cfg->nodes[i].id) ||
+		if (cfg->nodes[i].id == local || (heard && !heard[i]) ||
+		    !cl_cluster_is_member(c, cfg->nodes[i].id) ||
 		    cl_cluster_inventory(c, cfg->nodes[i].id, &vms, &k, &up, &known) < 0)
 			continue;
 		while (k--)
@@ -72,7 +73,7 @@ static const char *doomed(const struct prep_copy *p, const struct cl_cluster *c,
 }
 
 size_t prep_sweep(struct prep_set *s, const struct cl_cluster *c, const struct cfg *cfg, uint32_t local,
-		  usec_t now, struct prep_destroy out[VLINK_MAX_PREPARED])
+		  const bool *heard, usec_t now, struct prep_destroy out[VLINK_MAX_PREPARED])
 {
 	size_t n = 0;
 
@@ -82,7 +83,7 @@ size_t prep_sweep(struct prep_set *s, const struct cl_cluster *c, const struct c
 
 		if (p->destroy_at && now < p->destroy_at + PREP_RETRY_USEC)
 			continue;
-		why = doomed(p, c, cfg, local, now);
+		why = doomed(p, c, cfg, local, heard, now);
 		if (!why && !p->destroy_at)
 			continue;
 		p->destroy_at = now ? now : 1;

@@ -45,9 +45,12 @@ struct prep_destroy {
 };
 
 /* Which copies to destroy now, each with its reason; marks them (no second
- * destroy before PREP_RETRY_USEC). local: this node. Returns the count. */
+ * destroy before PREP_RETRY_USEC). local: this node. heard[x] (by config
+ * index; NULL: all): this node's heartbeat hears node x — a listing by a
+ * member it does not hear is the node just fenced, still a member until
+ * corosync agrees, and says nothing. Returns the count. */
 size_t prep_sweep(struct prep_set *s, const struct cl_cluster *c, const struct cfg *cfg, uint32_t local,
-		  usec_t now, struct prep_destroy out[VLINK_MAX_PREPARED]);
+		  const bool *heard, usec_t now, struct prep_destroy out[VLINK_MAX_PREPARED]);
 /* The earliest time a sweep may decide something new by time alone. */
 usec_t prep_next_deadline(const struct prep_set *s);
 

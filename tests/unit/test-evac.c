@@ -440,9 +440,13 @@ static void test_agent_early(void **state)
 	assert_int_equal(w.out.n_run_agent, 0); /* running */
 	evac_agent_done(w.p, 3, true, "ok", w.now);
 	step(&w);
-	/* still a member: nothing published, nothing restarted */
+	/* still a member: nothing published, nothing restarted (but prepared:
+	 * test_prepared_restarts) */
 	assert_int_equal(w.out.n_fences + w.out.n_starts + w.out.n_run_agent, 0);
 	assert_non_null(strstr(status_of(&w, 3), "waiting for corosync"));
+	assert_int_equal(w.out.n_prepares, 2);
+	evac_prepare_done(w.p, w.out.prepares[0].uuid, true);
+	evac_prepare_done(w.p, w.out.prepares[1].uuid, true);
 	w.now += 500 * MS;
 	members(&w, two, 2, two, 2);
 	step(&w);
@@ -601,11 +605,36 @@ static void test_prepared_restarts(void **state)
 	step(&w);
 	assert_int_equal(w.out.n_fences, 1);
 	apply_out(&w);
+	/* the prepares have not ended: the orders wait for them */
+	step(&w);
+	assert_int_equal(w.out.n_starts, 0);
+	assert_int_equal(evac_next_deadline(w.p), w.now - 500 * MS + EVAC_PREPARE_WAIT_USEC);
+	evac_prepare_done(w.p, uuid_of('a'), true);
+	step(&w);
+	assert_int_equal(w.out.n_starts, 1);
+	assert_int_equal(order_of(w.out.starts, 1, 'a')->target, web_at);
+	apply_out(&w);
+	evac_prepare_done(w.p, uuid_of('b'), true);
+	step(&w);
+	assert_int_equal(w.out.n_starts, 1);
+	assert_int_equal(w.out.n_prepares, 0);
+	assert_int_equal(order_of(w.out.starts, 1, 'b')->target, db_at);
+	world_down(&w);
+
+	/* a prepare that never ends: the order waits EVAC_PREPARE_WAIT_USEC,
+	 * then is placed as usual */
+	early_agent(&w);
+	evac_agent_done(w.p, 3, true, "ok", w.now);
+	step(&w);
+	assert_int_equal(w.out.n_prepares, 2);
+	members(&w, two, 2, two, 2);
+	step(&w);
+	apply_out(&w);
+	step(&w);
+	assert_int_equal(w.out.n_starts, 0);
+	w.now += EVAC_PREPARE_WAIT_USEC;
 	step(&w);
 	assert_int_equal(w.out.n_starts, 2);
-	assert_int_equal(w.out.n_prepares, 0);
-	assert_int_equal(order_of(w.out.starts, 2, 'a')->target, web_at);
-	assert_int_equal(order_of(w.out.starts, 2, 'b')->target, db_at);
 	world_down(&w);
 
 	/* a prepare that failed is not asked again; the restart is placed as
@@ -685,14 +714,21 @@ static void test_prepared_copies(void **state)
 	prep_update(&set, held, 2, t0);
 	assert_true(prep_has(&set, uuid_of('a')));
 	assert_false(prep_has(&set, uuid_of('c')));
+	/* listed on a member this node does not hear (n3, just fenced, still a
+	 * member until corosync agrees): kept */
+	{
+		const bool heard[N] = {true, true, false};
+
+		assert_int_equal(prep_sweep(&set, w.c, cfg, 1, heard, w.now, out), 0);
+	}
 	/* listed on a live member (n3 has not gone): both go at once */
-	assert_int_equal(prep_sweep(&set, w.c, cfg, 1, w.now, out), 2);
+	assert_int_equal(prep_sweep(&set, w.c, cfg, 1, NULL, w.now, out), 2);
 	assert_string_equal(out[0].why, "the VM is listed on another member");
 	assert_false(prep_has(&set, uuid_of('a'))); /* being destroyed */
 	/* not again until the retry time; then again, if still here */
-	assert_int_equal(prep_sweep(&set, w.c, cfg, 1, w.now + PREP_RETRY_USEC - 1, out), 0);
+	assert_int_equal(prep_sweep(&set, w.c, cfg, 1, NULL, w.now + PREP_RETRY_USEC - 1, out), 0);
 	assert_int_equal(prep_next_deadline(&set), t0 + PREP_RETRY_USEC);
-	assert_int_equal(prep_sweep(&set, w.c, cfg, 1, w.now + PREP_RETRY_USEC, out), 2);
+	assert_int_equal(prep_sweep(&set, w.c, cfg, 1, NULL, w.now + PREP_RETRY_USEC, out), 2);
 	/* n3 gone from the lists: kept while its order may come */
 	w.n_vms[3] = 0;
 	publish_inv(&w, 3);
@@ -700,7 +736,7 @@ static void test_prepared_copies(void **state)
 	prep_update(&set, held, 2, t0);
 	w.now = t0 + 5 * S;
 	prep_update(&set, held, 2, w.now); /* seen again: still t0 */
-	assert_int_equal(prep_sweep(&set, w.c, cfg, 1, w.now, out), 0);
+	assert_int_equal(prep_sweep(&set, w.c, cfg, 1, NULL, w.now, out), 0);
 	assert_int_equal(prep_next_deadline(&set), t0 + PREP_TTL_USEC);
 	/* db's restart ordered on n2 (after the copy was seen): db goes */
 	{
@@ -718,10 +754,11 @@ static void test_prepared_copies(void **state)
 		snprintf(m.name, sizeof(m.name), "web");
 		deliver(&w, 1, buf, clm_encode_migrate(&m, buf, sizeof(buf)));
 	}
-	assert_int_equal(prep_sweep(&set, w.c, cfg, 1, w.now, out), 1);
+	assert_int_equal(prep_sweep(&set, w.c, cfg, 1, NULL, w.now, out), 1);
 	assert_string_equal(set.c[out[0].idx].name, "db");
 	assert_string_equal(out[0].why, "its restart was ordered on another node");
-	assert_int_equal(prep_sweep(&set, w.c, cfg, 1, t0 + PREP_TTL_USEC + 1, out), 1); /* db's retry only */
+	assert_int_equal(prep_sweep(&set, w.c, cfg, 1, NULL, t0 + PREP_TTL_USEC + 1, out),
+			 1); /* db's retry only */
 	assert_string_equal(set.c[out[0].idx].name, "db");
 	world_down(&w);
 
@@ -743,14 +780,14 @@ static void test_prepared_copies(void **state)
 	w.now += S;
 	memset(&set, 0, sizeof(set));
 	prep_update(&set, held, 1, w.now);
-	assert_int_equal(prep_sweep(&set, w.c, cfg, 1, w.now, out), 0);
-	assert_int_equal(prep_sweep(&set, w.c, cfg, 1, w.now + PREP_TTL_USEC, out), 1);
+	assert_int_equal(prep_sweep(&set, w.c, cfg, 1, NULL, w.now, out), 0);
+	assert_int_equal(prep_sweep(&set, w.c, cfg, 1, NULL, w.now + PREP_TTL_USEC, out), 1);
 	assert_string_equal(out[0].why, "no restart order came for it");
 	/* not in the HA registry; not quorate */
 	memset(&set, 0, sizeof(set));
 	held[1] = mkvm("other", 'z');
 	prep_update(&set, held + 1, 1, w.now);
-	assert_int_equal(prep_sweep(&set, w.c, cfg, 1, w.now, out), 1);
+	assert_int_equal(prep_sweep(&set, w.c, cfg, 1, NULL, w.now, out), 1);
 	assert_string_equal(out[0].why, "the VM is not in the HA registry");
 	memset(&set, 0, sizeof(set));
 	prep_update(&set, held, 1, w.now);
@@ -759,7 +796,7 @@ static void test_prepared_copies(void **state)
 
 		members(&w, one, 1, one, 1);
 	}
-	assert_int_equal(prep_sweep(&set, w.c, cfg, 1, w.now, out), 1);
+	assert_int_equal(prep_sweep(&set, w.c, cfg, 1, NULL, w.now, out), 1);
 	assert_string_equal(out[0].why, "this node is not quorate");
 	/* gone from libvirt: forgotten */
 	prep_update(&set, NULL, 0, w.now);
