@@ -1,8 +1,11 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* clusterd/daemon.c: wires the parts on the one event loop — the heartbeat
- * monitor and its sockets, the corosync client, the replicated cluster state
- * and the control socket — and logs every state change. Holds no policy of
- * its own: states are derived in cluster.c, actions come with later issues. */
+ * monitor and its sockets, the corosync client, the replicated cluster state,
+ * the control socket, the libvirt helper, drains and the migrations this
+ * node runs — and logs every state change. Failures (fence agent runs,
+ * self-fencing, restarts, prepared copies) are daemon_evac.c's. The policy
+ * is not here: states are derived in cluster.c, plans made by drain.c and
+ * evac.c. */
 #include <errno.h>
 #include <stdarg.h>
 #include <grp.h>
@@ -39,106 +42,9 @@
 #include "heartbeat/hb_monitor.h"
 #include "heartbeat/hb_wire.h"
 
-/* Prepares and destroys of prepared copies running at once. */
-#define PREP_MAX_JOBS 16
+#include "clusterd/daemon_priv.h"
 
-/* After corosync refused a message (flow control), try again this much later. */
-#define SEND_RETRY_USEC (50 * USEC_PER_MSEC)
-/* A peer's rejected messages are logged at most this often. */
-#define BAD_MESSAGE_LOG_USEC (60 * USEC_PER_SEC)
-/* how long a request sent from here counts as under way before the table has
- * it: corosync delivers it back well within this, even on a loaded host */
-#define SENT_PENDING_USEC (10 * USEC_PER_SEC)
-
-struct cl_daemon {
-	struct cfg *cfg;
-	struct ev_loop *loop;
-	uint32_t local_id;
-	int local_idx;
-	struct hb_key *key;
-	struct hb_monitor *mon;
-	struct hb_io *io;
-	struct ev_io *watch[CFG_MAX_NETWORKS];
-	size_t n_watch;
-	usec_t hb_deadline; /* the monitor's next deadline as of the last tick */
-	struct cl_cluster *cluster;
-	struct cs_client *cs;
-	struct ctl_server *ctl;
-	struct vlink *virt;
-	struct drain_planner *planner;
-	struct evac_planner *evac;
-	struct evac_out *evac_out;
-	bool evac_due;
-	usec_t evac_next;
-	usec_t suspect_poll;     /* look again at a member seen dead by the heartbeat only (0: none) */
-	struct knet_probe *knet; /* corosync's view of its links (coordinator, on demand) */
-	char evac_said[CFG_MAX_NODES + 1]
-		      [CLM_REASON_MAX]; /* last status line logged, per node (0: restarts) */
-	struct fence_run *agent_run[CFG_MAX_NODES];
-	struct agent_ctx {
-		struct cl_daemon *d;
-		uint32_t node;
-		usec_t started;
-	} agent_ctx[CFG_MAX_NODES];
-	struct sf_guard sf;
-	struct mig_exec *sf_exec; /* the self-fence's destroy, while it runs */
-	usec_t sf_started;
-	bool sf_destroyed; /* the last self-fence's destroy succeeded (or had nothing to do) */
-	int wd_fd;         /* fencing.watchdog, -1 none */
-	usec_t wd_fed;
-	bool drain_due;    /* something changed: run the planner soon */
-	usec_t drain_next; /* when it may run next */
-	struct drain_out *drain_out;
-	struct mw *mw; /* the copy engine: listener and engines (transport mcopy) */
-	/* `ha add` fetches the domain XML from the VM's node through a child */
-	struct ha_fetch *fetch[8];
-	struct ha_result {
-		char name[HA_NAME_MAX];
-		char state[16]; /* "fetching", "done", "failed" */
-		char error[256];
-	} ha_results[16];
-	size_t n_ha_results;
-	/* migrations this node runs (it is their source); each is its own
-	 * allocation because its child's callbacks hold its address */
-	struct local_mig *lm[CL_MAX_MIGRATIONS];
-	size_t n_lm;
-	uint64_t tried[CL_MAX_MIGRATIONS]; /* ids started here (ring): never twice */
-	/* the last migration request this node sent, until the cluster table has
-	 * it (corosync takes a while to deliver it back, ~0.5 s seen under load):
-	 * a second request for the same VM meanwhile would pass the table's check */
-	uint64_t sent_id;
-	char sent_uuid[CLM_VM_UUID_LEN];
-	usec_t sent_at;
-	size_t n_tried;
-	/* messages corosync refused for now (flow control), sent before anything else */
-	struct outmsg {
-		uint8_t *buf;
-		size_t len;
-	} outq[64];
-	size_t n_outq;
-	uint32_t mig_counter;
-	size_t n_vms_logged;
-	bool virt_up_logged;
-	usec_t send_retry_at;
-	usec_t bad_logged[CFG_MAX_NODES];
-	uint8_t msg[CLM_HEADER_LEN + CLM_VIEW_HEADER_LEN + CLM_MAX_VIEW_ENTRIES * CLM_VIEW_ENTRY_LEN];
-	/* prepared restarts (prepared.h): the copies held here; the
-	 * coordinator's prepares (on any node) and this node's destroys of
-	 * copies, each a clusterd-virt child */
-	struct prep_set prep;
-	struct prep_job {
-		struct cl_daemon *d;
-		struct mig_exec *exec;
-		bool destroy;
-		uint32_t node;
-		char uuid[CLM_VM_UUID_LEN];
-		char name[CLM_VM_NAME_MAX];
-		usec_t started;
-		char path[4300]; /* a prepare's XML file */
-	} * prep_job[PREP_MAX_JOBS];
-};
-
-static const char *node_name(const struct cl_daemon *d, uint32_t id)
+const char *dm_node_name(const struct cl_daemon *d, uint32_t id)
 {
 	int i = cfg_node_by_id(d->cfg, id);
 	return i >= 0 ? d->cfg->nodes[i].name : "?";
@@ -152,7 +58,7 @@ static const char *net_name(const struct cl_daemon *d, uint8_t link)
 /* The libvirt URI that reaches node's libvirtd: libvirt.uri for this node
  * when local_ok, else libvirt.peer_uri with its management address.
  * -ENOENT: it has none. */
-static int node_libvirt_uri(const struct cl_daemon *d, uint32_t node, bool local_ok, char *buf, size_t len)
+int dm_node_libvirt_uri(const struct cl_daemon *d, uint32_t node, bool local_ok, char *buf, size_t len)
 {
 	int x = cfg_node_by_id(d->cfg, node), mgmt = cfg_network_by_role(d->cfg, CFG_ROLE_MANAGEMENT);
 	const char *p = strstr(d->cfg->libvirt_peer_uri, "%s");
@@ -197,7 +103,7 @@ static void describe_links(const struct cl_daemon *d, uint32_t id, char *buf, si
 	fclose(f); /* fmemopen NUL-terminates within len */
 }
 
-static enum hb_node_health peer_health(const struct cl_daemon *d, uint32_t id)
+enum hb_node_health dm_peer_health(const struct cl_daemon *d, uint32_t id)
 {
 	int h = hb_monitor_node_health(d->mon, id);
 	return h < 0 ? HB_NODE_UNKNOWN : (enum hb_node_health)h;
@@ -214,24 +120,24 @@ static void on_hb_event(const struct hb_event *ev, void *userdata)
 			return;
 		if (d->cluster)
 			cl_cluster_local_link(d->cluster, ev->node_id, ev->link, &st,
-					      peer_health(d, ev->node_id), ev->now);
+					      dm_peer_health(d, ev->node_id), ev->now);
 		if (ev->new_state == HB_LINK_DOWN)
 			log_warn("link %s/%s: %s -> down, silent %llu ms (%s, threshold %u x %u ms)",
-				 node_name(d, ev->node_id), net_name(d, ev->link),
+				 dm_node_name(d, ev->node_id), net_name(d, ev->link),
 				 hb_link_state_name(ev->old_state),
 				 (unsigned long long)(ev->silent_us / USEC_PER_MSEC), hb_class_name(st.cls),
 				 st.threshold, st.delay_ms);
 		else if (ev->new_state == HB_LINK_UP && st.rtt_us >= 0)
-			log_info("link %s/%s: %s -> up, rtt %.3f ms", node_name(d, ev->node_id),
+			log_info("link %s/%s: %s -> up, rtt %.3f ms", dm_node_name(d, ev->node_id),
 				 net_name(d, ev->link), hb_link_state_name(ev->old_state),
 				 (double)st.rtt_us / 1000.0);
 		else if (ev->new_state == HB_LINK_LOSSY)
 			log_info("link %s/%s: %s -> lossy, %u missed now, %u.%u%% lost of last heartbeats",
-				 node_name(d, ev->node_id), net_name(d, ev->link),
+				 dm_node_name(d, ev->node_id), net_name(d, ev->link),
 				 hb_link_state_name(ev->old_state), st.missed, st.loss_permille / 10,
 				 st.loss_permille % 10);
 		else
-			log_info("link %s/%s: %s -> %s", node_name(d, ev->node_id), net_name(d, ev->link),
+			log_info("link %s/%s: %s -> %s", dm_node_name(d, ev->node_id), net_name(d, ev->link),
 				 hb_link_state_name(ev->old_state), hb_link_state_name(ev->new_state));
 		return;
 	}
@@ -245,10 +151,10 @@ static void on_hb_event(const struct hb_event *ev, void *userdata)
 	describe_links(d, ev->node_id, links, sizeof(links));
 	d->evac_due = true; /* a node seen dead may be fenced early (evac_set_suspect) */
 	if (ev->new_state == HB_NODE_DOWN || ev->new_state == HB_NODE_DEGRADED)
-		log_warn("node %s: %s -> %s (%s)", node_name(d, ev->node_id),
+		log_warn("node %s: %s -> %s (%s)", dm_node_name(d, ev->node_id),
 			 hb_node_health_name(ev->old_state), hb_node_health_name(ev->new_state), links);
 	else
-		log_info("node %s: %s -> %s (%s)", node_name(d, ev->node_id),
+		log_info("node %s: %s -> %s (%s)", dm_node_name(d, ev->node_id),
 			 hb_node_health_name(ev->old_state), hb_node_health_name(ev->new_state), links);
 }
 
@@ -277,13 +183,13 @@ static void refresh_local_view(struct cl_daemon *d, usec_t now)
 
 			if (hb_monitor_link_stats(d->mon, d->cfg->nodes[i].id, (uint8_t)l, &st) == 0)
 				cl_cluster_local_link(d->cluster, d->cfg->nodes[i].id, (uint8_t)l, &st,
-						      peer_health(d, d->cfg->nodes[i].id), now);
+						      dm_peer_health(d, d->cfg->nodes[i].id), now);
 		}
 }
 
 /* Multicast now, or queue behind what corosync has refused for now: order is
  * kept, nothing is dropped (a full queue is an error the caller reports). */
-static int multicast(struct cl_daemon *d, const uint8_t *buf, size_t len)
+int dm_multicast(struct cl_daemon *d, const uint8_t *buf, size_t len)
 {
 	int r = -EAGAIN;
 
@@ -347,19 +253,7 @@ static usec_t cluster_prepare(struct ev_loop *loop, usec_t now, void *userdata)
 
 /* ---- migrations this node runs ---- */
 
-struct local_mig {
-	struct cl_daemon *d;
-	uint64_t id;
-	bool resumed; /* a restart that resumed its prepared copy */
-	struct mig_exec *exec;
-	struct mig_job job;
-	usec_t last_report;
-	struct mw_out *out; /* transport mcopy: the source's engine, else NULL */
-	bool out_failed;    /* ... which failed: free it (closing QEMU's sockets) from the loop */
-	char via[128];      /* what carried the stream, for the last log line */
-};
-
-static void report(struct cl_daemon *d, struct local_mig *m, enum clm_mig_state st, const char *reason)
+void dm_report(struct cl_daemon *d, struct local_mig *m, enum clm_mig_state st, const char *reason)
 {
 	struct clm_mig_report rep = {.sender = d->local_id,
 				     .id = m->id,
@@ -384,7 +278,7 @@ static void report(struct cl_daemon *d, struct local_mig *m, enum clm_mig_state 
 		cp.sender = d->local_id;
 		cp.id = m->id;
 		len = clm_encode_mig_copy(&cp, buf, sizeof(buf));
-		r = len < 0 ? len : multicast(d, buf, (size_t)len);
+		r = len < 0 ? len : dm_multicast(d, buf, (size_t)len);
 		if (r < 0)
 			log_err("migration %llx: cannot report its copy counters: %s",
 				(unsigned long long)m->id, strerror(-r));
@@ -393,7 +287,7 @@ static void report(struct cl_daemon *d, struct local_mig *m, enum clm_mig_state 
 	if (reason)
 		snprintf(rep.reason, sizeof(rep.reason), "%.*s", CLM_REASON_MAX - 1, reason);
 	len = clm_encode_mig_report(&rep, buf, sizeof(buf));
-	r = len < 0 ? len : multicast(d, buf, (size_t)len);
+	r = len < 0 ? len : dm_multicast(d, buf, (size_t)len);
 	if (r < 0)
 		log_err("migration %llx: cannot report %s: %s", (unsigned long long)m->id,
 			cl_mig_state_name(st), strerror(-r));
@@ -409,7 +303,7 @@ static void mig_progress(void *ud, const char *line, usec_t now)
 	mig_job_progress(&m->job, p, rem, tot, dirty, (uint32_t)it, now);
 	if (now - m->last_report >= USEC_PER_SEC) { /* the cluster hears progress once a second */
 		m->last_report = now;
-		report(m->d, m, CLM_MIG_RUNNING, NULL);
+		dm_report(m->d, m, CLM_MIG_RUNNING, NULL);
 	}
 }
 
@@ -426,9 +320,9 @@ static void mig_done(void *ud, bool ok, const char *msg, usec_t now)
 		mw_out_summary(m->out, m->via, sizeof(m->via));
 	snprintf(via, sizeof(via), "%s", m->via[0] ? m->via : "QEMU's own TCP");
 	log_info("migration of %s to %s: %s%s%s (%s)", cm ? cm->name : "?",
-		 cm ? node_name(d, cm->target) : "?", ok ? "done" : "failed", ok ? "" : ": ",
+		 cm ? dm_node_name(d, cm->target) : "?", ok ? "done" : "failed", ok ? "" : ": ",
 		 ok ? "" : m->job.reason, via);
-	report(d, m, ok ? CLM_MIG_SUCCEEDED : CLM_MIG_FAILED, ok ? NULL : m->job.reason);
+	dm_report(d, m, ok ? CLM_MIG_SUCCEEDED : CLM_MIG_FAILED, ok ? NULL : m->job.reason);
 	for (size_t i = 0; i < d->n_lm; i++)
 		if (d->lm[i] == m) {
 			d->lm[i] = d->lm[--d->n_lm];
@@ -462,7 +356,7 @@ static bool tried(struct cl_daemon *d, uint64_t id)
 
 /* A helper program beside our own executable (a build tree), else where make
  * install puts it (pkglibexecdir). */
-static void sibling_path(const char *prog, char *buf, size_t len)
+void dm_sibling_path(const char *prog, char *buf, size_t len)
 {
 	char self[4096];
 	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
@@ -537,7 +431,7 @@ static void start_migration(struct cl_daemon *d, const struct cl_migration *cm, 
 
 			log_warn("migration of %s: not started: migration %llx of this VM runs", cm->name,
 				 (unsigned long long)o->id);
-			report(d, &dup, CLM_MIG_FAILED, "another migration of this VM runs");
+			dm_report(d, &dup, CLM_MIG_FAILED, "another migration of this VM runs");
 			return;
 		}
 	}
@@ -558,11 +452,11 @@ static void start_migration(struct cl_daemon *d, const struct cl_migration *cm, 
 				  : mgmt < 0 || !tn->has_addr[mgmt] ? "the target has no management address"
 								    : "the VM is not running here";
 		log_warn("migration of %s: not started: %s", cm->name, why);
-		report(d, m, CLM_MIG_FAILED, why);
+		dm_report(d, m, CLM_MIG_FAILED, why);
 		free(m);
 		return;
 	}
-	(void)node_libvirt_uri(d, cm->target, false, dest, sizeof(dest)); /* it has the address */
+	(void)dm_node_libvirt_uri(d, cm->target, false, dest, sizeof(dest)); /* it has the address */
 	if (d->cfg->migration.transport == CFG_TRANSPORT_MCOPY && mnet == d->cfg->migration.network) {
 		struct hb_addr targets[CFG_MIG_LINKS_MAX];
 		int nets[CFG_MIG_LINKS_MAX];
@@ -578,7 +472,7 @@ static void start_migration(struct cl_daemon *d, const struct cl_migration *cm, 
 		if (r < 0) {
 			log_err("migration of %s: not started: mcopy: cannot listen for QEMU: %s", cm->name,
 				strerror(-r));
-			report(d, m, CLM_MIG_FAILED, "mcopy: cannot listen for QEMU");
+			dm_report(d, m, CLM_MIG_FAILED, "mcopy: cannot listen for QEMU");
 			free(m);
 			return;
 		}
@@ -591,7 +485,7 @@ static void start_migration(struct cl_daemon *d, const struct cl_migration *cm, 
 	snprintf(par, sizeof(par), "%u", d->cfg->migration.streams);
 	snprintf(bw, sizeof(bw), "%u", (d->cfg->migration.bandwidth_mbps + 7) / 8);
 	snprintf(dt, sizeof(dt), "%u", d->cfg->migration.max_downtime_ms);
-	sibling_path("clusterd-migrate-vm", helper, sizeof(helper));
+	dm_sibling_path("clusterd-migrate-vm", helper, sizeof(helper));
 	{
 		char *argv[20];
 		size_t a = 0;
@@ -624,7 +518,7 @@ static void start_migration(struct cl_daemon *d, const struct cl_migration *cm, 
 	}
 	if (r < 0) {
 		log_err("migration of %s: cannot start %s: %s", cm->name, helper, strerror(-r));
-		report(d, m, CLM_MIG_FAILED, "cannot start the migration helper");
+		dm_report(d, m, CLM_MIG_FAILED, "cannot start the migration helper");
 		mw_out_free(m->out);
 		free(m);
 		return;
@@ -638,244 +532,7 @@ static void start_migration(struct cl_daemon *d, const struct cl_migration *cm, 
 		 m->out ? "mcopy to the target's engine" : "QEMU's own TCP", mw_channels(d->cfg));
 	if (m->out)
 		log_info("migration of %s: mcopy to %s", cm->name, mw_out_peer(m->out));
-	report(d, m, CLM_MIG_RUNNING, NULL);
-}
-
-/* ---- restarts (evacuation): this node is the target ---- */
-
-static void restart_done(void *ud, bool ok, const char *msg, usec_t now)
-{
-	struct local_mig *m = ud;
-	struct cl_daemon *d = m->d;
-	const struct cl_migration *cm = cl_cluster_migration(d->cluster, m->id);
-	char path[4300];
-
-	snprintf(path, sizeof(path), "%s/start-%llx.xml", d->cfg->state_dir, (unsigned long long)m->id);
-	unlink(path);
-	if (ok)
-		log_info("evacuation: %s started here (%llu ms%s)", cm ? cm->name : "?",
-			 (unsigned long long)((now - m->job.started) / USEC_PER_MSEC),
-			 m->resumed ? ", its prepared copy resumed" : "");
-	else
-		log_warn("evacuation: %s not started here: %s", cm ? cm->name : "?", msg);
-	report(d, m, ok ? CLM_MIG_SUCCEEDED : CLM_MIG_FAILED, ok ? NULL : msg);
-	for (size_t i = 0; i < d->n_lm; i++)
-		if (d->lm[i] == m) {
-			d->lm[i] = d->lm[--d->n_lm];
-			break;
-		}
-	mig_exec_free(m->exec);
-	free(m);
-}
-
-static void restart_progress(void *ud, const char *line, usec_t now)
-{
-	struct local_mig *m = ud;
-
-	m->resumed |= strcmp(line, "resumed") == 0;
-}
-
-/* Start an HA VM from the registry's XML: only while quorate, and only if
- * no member lists it (whatever the coordinator believed). A prepared copy
- * of it here is resumed instead (the helper finds it by uuid). */
-static void start_restart(struct cl_daemon *d, const struct cl_migration *cm, usec_t now)
-{
-	const struct ha_vm *h = ha_registry_find(cl_cluster_ha(d->cluster), cm->uuid);
-	struct local_mig *m;
-	const char *why = NULL;
-	char path[4300], helper[4200];
-	FILE *f;
-	int r;
-
-	if (d->n_lm == CL_MAX_MIGRATIONS)
-		return;
-	d->tried[d->n_tried++ % CL_MAX_MIGRATIONS] = cm->id;
-	m = calloc(1, sizeof(*m));
-	if (!m)
-		return;
-	*m = (struct local_mig){.d = d, .id = cm->id, .last_report = now};
-	m->job.started = now; /* not a mig_job: no deadlines are ticked (state stays pending) */
-	if (!sf_may_start(&d->sf) || !cl_cluster_is_quorate(d->cluster))
-		why = "this node is not quorate: it starts nothing";
-	else if (!h)
-		why = "the VM is not in the HA registry";
-	for (size_t i = 0; !why && i < d->cfg->n_nodes; i++) {
-		const struct clm_vm *vms;
-		size_t n;
-		bool up, known;
-
-		if (!cl_cluster_is_member(d->cluster, d->cfg->nodes[i].id) ||
-		    cl_cluster_inventory(d->cluster, d->cfg->nodes[i].id, &vms, &n, &up, &known) < 0)
-			continue;
-		for (size_t k = 0; k < n && !why; k++)
-			if (strcmp(vms[k].uuid, cm->uuid) == 0)
-				why = "the VM is listed on a member already: not starting a second copy";
-	}
-	snprintf(path, sizeof(path), "%s/start-%llx.xml", d->cfg->state_dir, (unsigned long long)cm->id);
-	if (!why) {
-		int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-
-		f = fd >= 0 ? fdopen(fd, "w") : NULL;
-		if (!f || fputs(h->xml, f) < 0 || fclose(f) != 0) {
-			if (!f && fd >= 0)
-				close(fd);
-			why = "cannot write the domain XML to the state directory";
-		}
-	}
-	if (why) {
-		log_warn("evacuation: %s not started here: %s", cm->name, why);
-		report(d, m, CLM_MIG_FAILED, why);
-		free(m);
-		return;
-	}
-	sibling_path("clusterd-virt", helper, sizeof(helper));
-	{
-		char *argv[] = {helper, (char *)"--create", d->cfg->libvirt_uri, path, NULL};
-		r = mig_exec_start(d->loop, argv, restart_done, m, &m->exec);
-		if (r >= 0)
-			mig_exec_set_progress(m->exec, restart_progress);
-	}
-	if (r < 0) {
-		log_err("evacuation: cannot start %s: %s", helper, strerror(-r));
-		report(d, m, CLM_MIG_FAILED, "cannot start the libvirt helper");
-		unlink(path);
-		free(m);
-		return;
-	}
-	d->lm[d->n_lm++] = m;
-	log_info("evacuation: starting %s here (it ran on %s)%s", cm->name, node_name(d, cm->source),
-		 prep_has(&d->prep, cm->uuid) ? ": resuming its prepared copy" : "");
-	report(d, m, CLM_MIG_RUNNING, NULL);
-}
-
-/* ---- prepared restarts (prepared.h; evac.h, evac_prepare_done) ---- */
-
-static void prep_job_done(void *ud, bool ok, const char *msg, usec_t now)
-{
-	struct prep_job *j = ud;
-	struct cl_daemon *d = j->d;
-
-	if (j->destroy) {
-		if (ok)
-			log_info("evacuation: prepared copy of %s destroyed", j->name);
-		else
-			log_err("evacuation: cannot destroy the prepared copy of %s: %s", j->name, msg);
-	} else {
-		unlink(j->path);
-		if (ok)
-			log_info("evacuation: %s prepared on %s (%llu ms)", j->name, node_name(d, j->node),
-				 (unsigned long long)((now - j->started) / USEC_PER_MSEC));
-		else
-			log_warn("evacuation: cannot prepare %s on %s: %s", j->name, node_name(d, j->node),
-				 msg);
-		evac_prepare_done(d->evac, j->uuid, ok);
-		d->evac_due = true;
-	}
-	for (size_t i = 0; i < PREP_MAX_JOBS; i++)
-		if (d->prep_job[i] == j)
-			d->prep_job[i] = NULL;
-	mig_exec_free(j->exec); /* allowed from its done callback */
-	free(j);
-}
-
-/* Run clusterd-virt ARG URI FILE-OR-UUID as a prep_job: a prepare of uuid
- * on node (from the registry's XML), or a destroy of the copy here. */
-static int prep_job_start(struct cl_daemon *d, bool destroy, uint32_t node, const char *uuid,
-			  const char *name, usec_t now)
-{
-	const struct ha_vm *h = ha_registry_find(cl_cluster_ha(d->cluster), uuid);
-	char helper[4200], uri[1200];
-	struct prep_job *j;
-	size_t slot = 0;
-	int r;
-
-	while (slot < PREP_MAX_JOBS && d->prep_job[slot])
-		slot++;
-	if (slot == PREP_MAX_JOBS)
-		return -EBUSY;
-	if ((!destroy && !h) || node_libvirt_uri(d, node, true, uri, sizeof(uri)) < 0)
-		return -ENOENT;
-	j = calloc(1, sizeof(*j));
-	if (!j)
-		return -ENOMEM;
-	*j = (struct prep_job){.d = d, .destroy = destroy, .node = node, .started = now};
-	snprintf(j->uuid, sizeof(j->uuid), "%s", uuid);
-	snprintf(j->name, sizeof(j->name), "%s", name);
-	if (!destroy) {
-		int fd;
-		FILE *f;
-
-		snprintf(j->path, sizeof(j->path), "%s/prepare-%s.xml", d->cfg->state_dir, uuid);
-		fd = open(j->path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-		f = fd >= 0 ? fdopen(fd, "w") : NULL;
-		if (!f || fputs(h->xml, f) < 0 || fclose(f) != 0) {
-			r = errno ? -errno : -EIO;
-			if (!f && fd >= 0)
-				close(fd);
-			unlink(j->path);
-			free(j);
-			return r;
-		}
-	}
-	sibling_path("clusterd-virt", helper, sizeof(helper));
-	{
-		char *argv[] = {helper, (char *)(destroy ? "--destroy" : "--prepare"), uri,
-				destroy ? j->uuid : j->path, NULL};
-		r = mig_exec_start(d->loop, argv, prep_job_done, j, &j->exec);
-	}
-	if (r < 0) {
-		if (!destroy)
-			unlink(j->path);
-		free(j);
-		return r;
-	}
-	d->prep_job[slot] = j;
-	return 0;
-}
-
-/* Coordinator: start the restart copies the planner asked prepared. */
-static void run_prepares(struct cl_daemon *d, const struct evac_out *out, usec_t now)
-{
-	for (size_t i = 0; i < out->n_prepares; i++) {
-		const struct drain_order *o = &out->prepares[i];
-		int r = prep_job_start(d, false, o->target, o->uuid, o->name, now);
-
-		if (r < 0) {
-			log_warn("evacuation: cannot prepare %s on %s: %s", o->name, node_name(d, o->target),
-				 strerror(-r));
-			evac_prepare_done(d->evac, o->uuid, false);
-		} else {
-			log_info("evacuation: preparing %s on %s (paused until its restart order)", o->name,
-				 node_name(d, o->target));
-		}
-	}
-}
-
-/* Every node: destroy the copies held here that nobody needs any more. */
-static usec_t sweep_prepared(struct cl_daemon *d, usec_t now)
-{
-	struct prep_destroy out[VLINK_MAX_PREPARED];
-	bool heard[CFG_MAX_NODES];
-	size_t n;
-
-	if (!d->prep.n)
-		return USEC_INFINITY;
-	for (size_t x = 0; x < d->cfg->n_nodes; x++)
-		heard[x] = d->cfg->nodes[x].id == d->local_id ||
-			   peer_health(d, d->cfg->nodes[x].id) != HB_NODE_DOWN;
-	n = prep_sweep(&d->prep, d->cluster, d->cfg, d->local_id, heard, now, out);
-
-	for (size_t i = 0; i < n; i++) {
-		const struct prep_copy *c = &d->prep.c[out[i].idx];
-		int r = prep_job_start(d, true, d->local_id, c->uuid, c->name, now);
-
-		if (r < 0)
-			log_err("evacuation: cannot destroy the prepared copy of %s (%s): %s", c->name,
-				out[i].why, strerror(-r));
-		else
-			log_info("evacuation: destroying the prepared copy of %s: %s", c->name, out[i].why);
-	}
-	return prep_next_deadline(&d->prep);
+	dm_report(d, m, CLM_MIG_RUNNING, NULL);
 }
 
 /* Start what the replicated table admits and this node runs. */
@@ -891,7 +548,7 @@ static void run_admitted(struct cl_daemon *d, usec_t now)
 		if (!mine || !migs[i].admitted || migs[i].state != CLM_MIG_REQUESTED || tried(d, migs[i].id))
 			continue;
 		if (migs[i].kind == CLM_KIND_START)
-			start_restart(d, &migs[i], now);
+			dm_start_restart(d, &migs[i], now);
 		else
 			start_migration(d, &migs[i], now);
 	}
@@ -901,7 +558,7 @@ static void run_admitted(struct cl_daemon *d, usec_t now)
 static usec_t mig_prepare(struct ev_loop *loop, usec_t now, void *userdata)
 {
 	struct cl_daemon *d = userdata;
-	usec_t next = sweep_prepared(d, now);
+	usec_t next = dm_sweep_prepared(d, now);
 
 	mw_sweep(d->mw);
 	for (size_t i = 0; i < d->n_lm; i++) {
@@ -925,13 +582,7 @@ static usec_t mig_prepare(struct ev_loop *loop, usec_t now, void *userdata)
 
 /* ---- drains ---- */
 
-/* How soon after a change the coordinator plans again (changes come in
- * bursts: a migration's report, then both inventories), and how often it
- * looks anyway while a drain runs (requests that were never applied). */
-#define DRAIN_COALESCE_USEC (100 * USEC_PER_MSEC)
-#define DRAIN_IDLE_USEC     USEC_PER_SEC
-
-static int send_admin(struct cl_daemon *d, const struct drain_admin *a)
+int dm_send_admin(struct cl_daemon *d, const struct drain_admin *a)
 {
 	struct clm_admin_msg m = {.sender = d->local_id,
 				  .node = a->node,
@@ -945,7 +596,7 @@ static int send_admin(struct cl_daemon *d, const struct drain_admin *a)
 
 	snprintf(m.reason, sizeof(m.reason), "%s", a->reason);
 	len = clm_encode_admin(&m, buf, sizeof(buf));
-	return len < 0 ? len : multicast(d, buf, (size_t)len);
+	return len < 0 ? len : dm_multicast(d, buf, (size_t)len);
 }
 
 /* Every node's admin register, as we hold it: whoever lacks one (a node
@@ -964,7 +615,7 @@ static void resend_admin(struct cl_daemon *d)
 		if (a.version == 0)
 			continue;
 		snprintf(m.reason, sizeof(m.reason), "%s", a.reason);
-		r = send_admin(d, &m);
+		r = dm_send_admin(d, &m);
 		if (r < 0)
 			log_warn("cluster: cannot re-send the admin state of %s: %s", d->cfg->nodes[i].name,
 				 strerror(-r));
@@ -980,7 +631,7 @@ static void send_ha(struct cl_daemon *d, struct ha_msg *m)
 	m->sender = d->local_id;
 	if (r == 0) {
 		int n = ha_msg_encode(m, buf, len);
-		r = n < 0 ? n : multicast(d, buf, (size_t)n);
+		r = n < 0 ? n : dm_multicast(d, buf, (size_t)n);
 	}
 	if (r < 0)
 		log_err("ha: cannot multicast the entry of %s: %s", m->vm.name, strerror(-r));
@@ -1005,7 +656,7 @@ static uint64_t new_mig_id(struct cl_daemon *d)
 	       (d->local_id & 0xfff);
 }
 
-static int send_migrate(struct cl_daemon *d, struct clm_migrate *m)
+int dm_send_migrate(struct cl_daemon *d, struct clm_migrate *m)
 {
 	uint8_t buf[CLM_MIGRATE_LEN];
 	int len;
@@ -1013,7 +664,7 @@ static int send_migrate(struct cl_daemon *d, struct clm_migrate *m)
 	m->sender = d->local_id;
 	m->id = new_mig_id(d);
 	len = clm_encode_migrate(m, buf, sizeof(buf));
-	return len < 0 ? len : multicast(d, buf, (size_t)len);
+	return len < 0 ? len : dm_multicast(d, buf, (size_t)len);
 }
 
 /* The coordinator's planner, after changes (coalesced) and once a second
@@ -1050,22 +701,22 @@ static usec_t drain_prepare(struct ev_loop *loop, usec_t now, void *userdata)
 
 		memcpy(m.uuid, o->uuid, sizeof(m.uuid));
 		memcpy(m.name, o->name, sizeof(m.name));
-		r = send_migrate(d, &m);
+		r = dm_send_migrate(d, &m);
 		if (r < 0) {
 			log_err("drain of %s: cannot request the migration of %s: %s",
-				node_name(d, o->source), o->name, strerror(-r));
+				dm_node_name(d, o->source), o->name, strerror(-r));
 			drain_planner_reset(d->planner);
 		} else {
-			log_info("drain of %s: %s -> %s", node_name(d, o->source), o->name,
-				 node_name(d, o->target));
+			log_info("drain of %s: %s -> %s", dm_node_name(d, o->source), o->name,
+				 dm_node_name(d, o->target));
 		}
 	}
 	for (size_t i = 0; i < out->n_admin; i++) {
-		int r = send_admin(d, &out->admin[i]);
+		int r = dm_send_admin(d, &out->admin[i]);
 
 		if (r < 0) {
-			log_err("drain of %s: cannot publish its state: %s", node_name(d, out->admin[i].node),
-				strerror(-r));
+			log_err("drain of %s: cannot publish its state: %s",
+				dm_node_name(d, out->admin[i].node), strerror(-r));
 			drain_planner_reset(d->planner);
 		}
 	}
@@ -1082,347 +733,9 @@ static void abort_local(struct cl_daemon *d, uint64_t drain, uint32_t target, co
 			continue;
 		if (!mig_job_abort(&d->lm[i]->job, why))
 			continue;
-		log_warn("migration of %s to %s: aborting: %s", cm->name, node_name(d, cm->target), why);
+		log_warn("migration of %s to %s: aborting: %s", cm->name, dm_node_name(d, cm->target), why);
 		(void)mig_exec_signal(d->lm[i]->exec, SIGUSR1);
 	}
-}
-
-/* ---- failures: fencing, self-fencing, restarts (coordinator's evac planner) ---- */
-
-static void agent_done(void *ud, int result, int status, const char *output, usec_t now);
-
-/* Run fencing.agent on a node: action=off, plug/port = its name, ip = its
- * management address; the outcome goes back to the planner. */
-static void run_agent(struct cl_daemon *d, uint32_t node, usec_t now)
-{
-	int x = cfg_node_by_id(d->cfg, node), mgmt = cfg_network_by_role(d->cfg, CFG_ROLE_MANAGEMENT), r;
-	char addr[HB_ADDR_STRLEN] = "";
-	struct fence_param params[4];
-	size_t n = 0;
-	struct agent_ctx *ctx;
-
-	if (x < 0)
-		return;
-	if (d->agent_run[x]) {
-		fence_run_free(d->agent_run[x]);
-		d->agent_run[x] = NULL;
-	}
-	if (mgmt >= 0 && d->cfg->nodes[x].has_addr[mgmt])
-		hb_addr_str(&d->cfg->nodes[x].addr[mgmt], addr, sizeof(addr));
-	params[n++] = (struct fence_param){"action", "off"};
-	params[n++] = (struct fence_param){"plug", d->cfg->nodes[x].name};
-	params[n++] = (struct fence_param){"port", d->cfg->nodes[x].name};
-	if (addr[0])
-		params[n++] = (struct fence_param){"ip", addr};
-	ctx = &d->agent_ctx[x];
-	*ctx = (struct agent_ctx){.d = d, .node = node, .started = now};
-	r = fence_run_start(d->loop, d->cfg->fencing.agent, params, n, d->cfg->fencing.agent_timeout_s,
-			    agent_done, ctx, &d->agent_run[x]);
-	if (r < 0) {
-		char why[160];
-
-		snprintf(why, sizeof(why), "cannot run %.100s: %s", d->cfg->fencing.agent, strerror(-r));
-		log_err("fence: %s: %s", d->cfg->nodes[x].name, why);
-		d->agent_run[x] = NULL;
-		evac_agent_done(d->evac, node, false, why, now);
-		return;
-	}
-	log_warn("fence: running %s action=off plug=%s", d->cfg->fencing.agent, d->cfg->nodes[x].name);
-}
-
-static void agent_done(void *ud, int result, int status, const char *output, usec_t now)
-{
-	struct agent_ctx *ctx = ud;
-	struct cl_daemon *d = ctx->d;
-	int x = cfg_node_by_id(d->cfg, ctx->node);
-	char why[160];
-
-	if (result == 0)
-		snprintf(why, sizeof(why), "ok");
-	else if (result == -ETIMEDOUT)
-		snprintf(why, sizeof(why), "timed out after %u s", d->cfg->fencing.agent_timeout_s);
-	else if (result == -EINTR)
-		snprintf(why, sizeof(why), "killed by signal %d", status);
-	else
-		snprintf(why, sizeof(why), "exit status %d%s%.100s", status, output && output[0] ? ": " : "",
-			 output ? output : "");
-	for (char *p = why; *p; p++)
-		if (*p == '\n')
-			*p = ' ';
-	if (result == 0)
-		log_warn("fence: %s is off (agent, %llu ms)", node_name(d, ctx->node),
-			 (unsigned long long)((now - ctx->started) / USEC_PER_MSEC));
-	else
-		log_err("fence: agent failed for %s: %s", node_name(d, ctx->node), why);
-	if (x >= 0) {
-		fence_run_free(d->agent_run[x]); /* allowed from its done callback */
-		d->agent_run[x] = NULL;
-	}
-	evac_agent_done(d->evac, ctx->node, result == 0, why, now);
-	d->evac_due = true;
-}
-
-static int send_fence(struct cl_daemon *d, uint32_t node, enum clm_fence_how how, uint64_t version,
-		      const char *reason)
-{
-	struct clm_fence_msg m = {.sender = d->local_id,
-				  .node = node,
-				  .state = CLM_FENCE_FENCED,
-				  .how = (uint8_t)how,
-				  .version = version};
-	uint8_t buf[CLM_FENCE_LEN];
-	int len;
-
-	snprintf(m.reason, sizeof(m.reason), "%s", reason);
-	len = clm_encode_fence(&m, buf, sizeof(buf));
-	return len < 0 ? len : multicast(d, buf, (size_t)len);
-}
-
-/* While a member is DOWN by our heartbeat but corosync's links to it are
- * still connected, look again this often. */
-#define SUSPECT_POLL_USEC (50 * USEC_PER_MSEC)
-
-/* Tell the planner which members we see dead by both our heartbeat (DOWN on
- * every link) and corosync's knet links (all disconnected). Returns true
- * when one is dead by the heartbeat only: worth another look soon. */
-static bool update_suspects(struct cl_daemon *d)
-{
-	bool pending = false;
-
-	for (size_t x = 0; x < d->cfg->n_nodes; x++) {
-		uint32_t id = d->cfg->nodes[x].id;
-		bool suspect = false;
-
-		if (id != d->local_id && cl_cluster_is_member(d->cluster, id) &&
-		    peer_health(d, id) == HB_NODE_DOWN) {
-			int k;
-
-			if (!d->knet && knet_probe_new(&d->knet) < 0)
-				d->knet = NULL; /* no thread: no early fencing, nothing else lost */
-			k = d->knet ? knet_probe_get(d->knet, id) : -ENOMEM;
-			suspect = k == 0;
-			/* connected may flip soon, and an answer may be on its way;
-			 * no statistics or no corosync: not suspected */
-			pending |= k == 1 || k == -EAGAIN;
-		}
-		evac_set_suspect(d->evac, id, suspect);
-	}
-	return pending;
-}
-
-/* Failures are acted on quickly (every step's decision waits for its
- * multicast to come back anyway); the coalescing only batches a burst. */
-#define EVAC_COALESCE_USEC (10 * USEC_PER_MSEC)
-
-static usec_t evac_prepare(struct ev_loop *loop, usec_t now, void *userdata)
-{
-	struct cl_daemon *d = userdata;
-	struct evac_out *out = d->evac_out;
-	const struct evac_node_status *st;
-	size_t n_st;
-	usec_t next;
-
-	if (cl_cluster_coordinator(d->cluster) != d->local_id) {
-		evac_planner_reset(d->evac);
-		d->evac_due = false;
-		return USEC_INFINITY;
-	}
-	if (d->suspect_poll && now >= d->suspect_poll)
-		d->evac_due = true;
-	next = evac_next_deadline(d->evac);
-	if (d->suspect_poll && d->suspect_poll < next)
-		next = d->suspect_poll;
-	if (!d->evac_due && now < next && now < d->evac_next + DRAIN_IDLE_USEC)
-		return next < d->evac_next + DRAIN_IDLE_USEC ? next : d->evac_next + DRAIN_IDLE_USEC;
-	if (now < d->evac_next)
-		return d->evac_next;
-	d->evac_due = false;
-	d->evac_next = now + EVAC_COALESCE_USEC;
-	d->suspect_poll = update_suspects(d) ? now + SUSPECT_POLL_USEC : 0;
-	evac_step(d->evac, d->cluster, now, out);
-	for (size_t i = 0; i < out->n_run_agent; i++)
-		run_agent(d, out->run_agent[i], now);
-	for (size_t i = 0; i < out->n_fences; i++) {
-		int r = send_fence(d, out->fences[i].node, out->fences[i].how, out->fences[i].version,
-				   out->fences[i].reason);
-		if (r < 0)
-			log_err("fence: cannot publish that %s is fenced: %s",
-				node_name(d, out->fences[i].node), strerror(-r));
-	}
-	for (size_t i = 0; i < out->n_admin; i++) {
-		int r = send_admin(d, &out->admin[i]);
-		if (r < 0)
-			log_err("cluster: cannot publish the admin state of %s: %s",
-				node_name(d, out->admin[i].node), strerror(-r));
-	}
-	for (size_t i = 0; i < out->n_starts; i++) {
-		const struct drain_order *o = &out->starts[i];
-		struct clm_migrate m = {.source = o->source, .target = o->target, .kind = CLM_KIND_START};
-		int r;
-
-		/* the node it ran on, for the table: where no member lists it, the absent node */
-		for (size_t x = 0; x < d->cfg->n_nodes && !m.source; x++)
-			if (!cl_cluster_is_member(d->cluster, d->cfg->nodes[x].id))
-				m.source = d->cfg->nodes[x].id;
-		/* the field may not be 0 or the target: any other configured node */
-		for (size_t x = 0; x < d->cfg->n_nodes && (!m.source || m.source == m.target); x++)
-			m.source = d->cfg->nodes[x].id;
-		memcpy(m.uuid, o->uuid, sizeof(m.uuid));
-		memcpy(m.name, o->name, sizeof(m.name));
-		r = send_migrate(d, &m);
-		if (r < 0)
-			log_err("evacuation: cannot request the restart of %s: %s", o->name, strerror(-r));
-		else
-			log_warn("evacuation: restarting %s on %s", o->name, node_name(d, o->target));
-	}
-	run_prepares(d, out, now);
-	/* say what it waits for, when that changes */
-	n_st = evac_status(d->evac, &st);
-	for (size_t i = 0; i < n_st; i++) {
-		int x = st[i].node ? cfg_node_by_id(d->cfg, st[i].node) + 1 : 0;
-
-		if (x < 0 || strcmp(d->evac_said[x], st[i].text) == 0)
-			continue;
-		{
-			/* "…: 3896 ms left", "…: if it lasts 2 s more": the same text up to
-			 * its first digit is a countdown, logged when it starts */
-			size_t k = strcspn(st[i].text, "0123456789");
-			bool countdown = st[i].text[k] && strncmp(st[i].text, d->evac_said[x], k) == 0 &&
-					 d->evac_said[x][k] >= '0' && d->evac_said[x][k] <= '9';
-
-			snprintf(d->evac_said[x], sizeof(d->evac_said[x]), "%s", st[i].text);
-			if (countdown)
-				continue; /* counts down: logged when it starts */
-		}
-		log_info("evacuation: %s%s%s", st[i].node ? node_name(d, st[i].node) : "",
-			 st[i].node ? ": " : "", st[i].text);
-	}
-	next = evac_next_deadline(d->evac);
-	if (d->suspect_poll && d->suspect_poll < next)
-		next = d->suspect_poll;
-	return next < d->evac_next + DRAIN_IDLE_USEC ? (next > d->evac_next ? next : d->evac_next)
-						     : d->evac_next + DRAIN_IDLE_USEC;
-}
-
-/* ---- self-fencing ---- */
-
-static void sf_done(void *ud, bool ok, const char *msg, usec_t now)
-{
-	struct cl_daemon *d = ud;
-
-	d->sf_destroyed = ok;
-	if (ok)
-		log_warn("self-fence: HA VMs destroyed, %llu ms after quorum was lost",
-			 (unsigned long long)((now - d->sf.lost_at) / USEC_PER_MSEC));
-	else
-		log_err("self-fence: destroying HA VMs failed: %s%s", msg,
-			d->wd_fd >= 0 ? " (the watchdog is no longer fed: it resets this machine)" : "");
-	mig_exec_free(d->sf_exec);
-	d->sf_exec = NULL;
-}
-
-static void sf_progress(void *ud, const char *line, usec_t now)
-{
-	struct cl_daemon *d = ud;
-
-	if (strncmp(line, "killed ", 7) == 0)
-		log_warn("self-fence: %s's QEMU killed, %llu ms after quorum was lost", line + 7,
-			 (unsigned long long)((now - d->sf.lost_at) / USEC_PER_MSEC));
-}
-
-static void self_fence(struct cl_daemon *d, usec_t now)
-{
-	const struct clm_vm *vms;
-	size_t n, k = 0;
-	bool up, known;
-	char helper[4200], *argv[4 + CLM_MAX_INV_ENTRIES], names[512] = "";
-	static char ids[4 + CLM_MAX_INV_ENTRIES][CLM_VM_UUID_LEN + CLM_VM_NAME_MAX + 1];
-	int r;
-
-	if (cl_cluster_inventory(d->cluster, d->local_id, &vms, &n, &up, &known) < 0)
-		n = 0;
-	sibling_path("clusterd-virt", helper, sizeof(helper));
-	argv[k++] = helper;
-	argv[k++] = (char *)"--destroy";
-	argv[k++] = d->cfg->libvirt_uri;
-	for (size_t i = 0; i < n; i++)
-		if ((vms[i].state == CLM_VM_RUNNING || vms[i].state == CLM_VM_PAUSED) &&
-		    ha_registry_find(cl_cluster_ha(d->cluster), vms[i].uuid)) {
-			size_t off = strlen(names);
-			snprintf(ids[k], sizeof(ids[k]), "%s/%s", vms[i].uuid, vms[i].name);
-			argv[k] = ids[k];
-			k++;
-			snprintf(names + off, sizeof(names) - off, " %s", vms[i].name);
-		}
-	argv[k] = NULL;
-	d->sf_destroyed = false;
-	if (k == 3) {
-		d->sf_destroyed = true;
-		log_warn("self-fence: quorum lost %llu ms ago; no HA VM runs here",
-			 (unsigned long long)((now - d->sf.lost_at) / USEC_PER_MSEC));
-		return;
-	}
-	log_warn("self-fence: quorum lost %llu ms ago: destroying HA VMs%s (the quorate side restarts them)",
-		 (unsigned long long)((now - d->sf.lost_at) / USEC_PER_MSEC), names);
-	if (d->sf_exec)
-		mig_exec_free(d->sf_exec);
-	r = mig_exec_start(d->loop, argv, sf_done, d, &d->sf_exec);
-	if (r < 0) {
-		d->sf_exec = NULL;
-		log_err("self-fence: cannot run %s: %s", helper, strerror(-r));
-		return;
-	}
-	mig_exec_set_progress(d->sf_exec, sf_progress);
-}
-
-/* Feed the hardware watchdog once a second while self-fencing allows. */
-#define WD_FEED_USEC USEC_PER_SEC
-
-static usec_t sf_prepare(struct ev_loop *loop, usec_t now, void *userdata)
-{
-	struct cl_daemon *d = userdata;
-	usec_t next;
-
-	sf_quorum(&d->sf, cl_cluster_is_quorate(d->cluster), now);
-	if (sf_tick(&d->sf, now) == SF_FENCE)
-		self_fence(d, now);
-	next = sf_next_deadline(&d->sf);
-	if (d->wd_fd >= 0) {
-		if (now >= d->wd_fed + WD_FEED_USEC && sf_feed_watchdog(&d->sf, d->sf_destroyed, now)) {
-			if (write(d->wd_fd, "k", 1) < 0)
-				log_err("watchdog: cannot feed %s: %s", d->cfg->fencing.watchdog,
-					strerror(errno));
-			d->wd_fed = now;
-		}
-		if (d->wd_fed + WD_FEED_USEC < next)
-			next = d->wd_fed + WD_FEED_USEC;
-	}
-	return next;
-}
-
-/* fencing.watchdog: the hardware guarantee behind self-fencing. Its timeout
- * is set to self_fence_ms (rounded up to seconds): a clusterd that hangs,
- * or a self-fence that fails, resets the machine before the quorate side
- * restarts anything. Closed with the magic 'V' on a clean exit. */
-static int setup_watchdog(struct cl_daemon *d)
-{
-	int timeout = (int)((d->cfg->fencing.self_fence_ms + 999) / 1000);
-
-	d->wd_fd = -1;
-	if (!d->cfg->fencing.watchdog[0] || d->cfg->fencing.mode == CFG_FENCE_NONE)
-		return 0;
-	d->wd_fd = open(d->cfg->fencing.watchdog, O_WRONLY | O_CLOEXEC);
-	if (d->wd_fd < 0) {
-		log_err("watchdog: cannot open %s: %s", d->cfg->fencing.watchdog, strerror(errno));
-		return -errno;
-	}
-	if (ioctl(d->wd_fd, WDIOC_SETTIMEOUT, &timeout) < 0)
-		log_warn("watchdog: %s: cannot set its timeout to %d s (%s): it keeps its own",
-			 d->cfg->fencing.watchdog, timeout, strerror(errno));
-	log_info("watchdog: %s armed, timeout %d s: a hung clusterd or a failed self-fence resets this "
-		 "machine",
-		 d->cfg->fencing.watchdog, timeout);
-	return 0;
 }
 
 /* ---- corosync ---- */
@@ -1455,7 +768,7 @@ static void cs_membership(void *ud, const uint32_t *members, size_t n, usec_t no
 
 	buf[0] = '\0';
 	for (size_t i = 0; i < n && off < sizeof(buf) - 80; i++)
-		off += (size_t)snprintf(buf + off, sizeof(buf) - off, " %s", node_name(d, members[i]));
+		off += (size_t)snprintf(buf + off, sizeof(buf) - off, " %s", dm_node_name(d, members[i]));
 	log_info("membership:%s", n ? buf : " (none)");
 	/* the previous membership is cl_cluster's until this call (it forgets
 	 * it when corosync goes away: then everyone is new) */
@@ -1501,17 +814,17 @@ static void on_cluster_event(const struct cl_event *ev, void *userdata)
 		if (ev->new_state == CL_NODE_FAILED)
 			abort_local(d, 0, ev->node_id, "the target node failed");
 		if (ev->new_state == CL_NODE_FAILED || ev->new_state == CL_NODE_DEGRADED)
-			log_warn("cluster: node %s: %s -> %s (%s)", node_name(d, ev->node_id),
+			log_warn("cluster: node %s: %s -> %s (%s)", dm_node_name(d, ev->node_id),
 				 cl_node_state_name(ev->old_state), cl_node_state_name(ev->new_state),
 				 ev->reason);
 		else
-			log_info("cluster: node %s: %s -> %s (%s)", node_name(d, ev->node_id),
+			log_info("cluster: node %s: %s -> %s (%s)", dm_node_name(d, ev->node_id),
 				 cl_node_state_name(ev->old_state), cl_node_state_name(ev->new_state),
 				 ev->reason);
 		break;
 	case CL_EV_COORDINATOR:
 		if (ev->node_id)
-			log_info("cluster: coordinator is %s", node_name(d, ev->node_id));
+			log_info("cluster: coordinator is %s", dm_node_name(d, ev->node_id));
 		else
 			log_info("cluster: no coordinator (not quorate)");
 		d->drain_due = d->evac_due = true;
@@ -1523,18 +836,19 @@ static void on_cluster_event(const struct cl_event *ev, void *userdata)
 	case CL_EV_FENCE:
 		d->drain_due = d->evac_due = true;
 		if (ev->new_state == CLM_FENCE_FENCED)
-			log_warn("fence: %s is fenced (%s: %s)", node_name(d, ev->node_id),
+			log_warn("fence: %s is fenced (%s: %s)", dm_node_name(d, ev->node_id),
 				 cl_fence_how_name(cl_cluster_fence(d->cluster, ev->node_id).how),
 				 ev->reason);
 		else
-			log_info("fence: %s is no longer fenced (%s)", node_name(d, ev->node_id), ev->reason);
+			log_info("fence: %s is no longer fenced (%s)", dm_node_name(d, ev->node_id),
+				 ev->reason);
 		break;
 	case CL_EV_HA: {
 		int r = ha_registry_save(cl_cluster_ha(d->cluster), d->cfg->state_dir);
 
 		log_info("ha: %s %s (from %s)%s", ev->reason,
-			 ev->new_state == HA_OP_SET ? "is HA" : "is no longer HA", node_name(d, ev->node_id),
-			 r < 0 ? "" : ", saved");
+			 ev->new_state == HA_OP_SET ? "is HA" : "is no longer HA",
+			 dm_node_name(d, ev->node_id), r < 0 ? "" : ", saved");
 		if (r < 0)
 			log_err("ha: cannot save the registry in %s: %s", d->cfg->state_dir, strerror(-r));
 		d->drain_due = d->evac_due = true;
@@ -1545,11 +859,11 @@ static void on_cluster_event(const struct cl_event *ev, void *userdata)
 
 		d->drain_due = d->evac_due = true;
 		if (ev->old_state != ev->new_state)
-			log_info("cluster: node %s: %s -> %s%s%s", node_name(d, ev->node_id),
+			log_info("cluster: node %s: %s -> %s%s%s", dm_node_name(d, ev->node_id),
 				 cl_admin_name(ev->old_state), cl_admin_name(ev->new_state),
 				 a.reason[0] ? ": " : "", a.reason);
 		else if (a.reason[0])
-			log_warn("cluster: drain of %s: %s%s", node_name(d, ev->node_id),
+			log_warn("cluster: drain of %s: %s%s", dm_node_name(d, ev->node_id),
 				 a.blocked ? "blocked: " : "", a.reason);
 		/* a drain of ours ended (aborted, undrained, restarted): stop its migrations */
 		if (ev->node_id == d->local_id && ev->old_state == CLM_ADMIN_DRAINING && ev->mig_id &&
@@ -1569,8 +883,8 @@ static void on_cluster_event(const struct cl_event *ev, void *userdata)
 	case CL_EV_MIGRATION: {
 		const struct cl_migration *m = cl_cluster_migration(d->cluster, ev->mig_id);
 		if (m)
-			log_info("migration of %s from %s to %s: %s%s%s", m->name, node_name(d, m->source),
-				 node_name(d, m->target), cl_mig_state_name(ev->new_state),
+			log_info("migration of %s from %s to %s: %s%s%s", m->name, dm_node_name(d, m->source),
+				 dm_node_name(d, m->target), cl_mig_state_name(ev->new_state),
 				 m->reason[0] ? ": " : "", m->reason);
 		break;
 	}
@@ -1685,7 +999,7 @@ static int ctl_migrate(void *ud, const struct ctl_request *req, struct json_obje
 		    (migs[i].state == CLM_MIG_REQUESTED || migs[i].state == CLM_MIG_RUNNING))
 			return fail_req(ret_code, CTL_EINVAL, msg, msglen,
 					"VM '%s' is already being migrated (to %s)", vm,
-					node_name(d, migs[i].target));
+					dm_node_name(d, migs[i].target));
 	/* sent from here, not in the table yet: the same answer */
 	if (d->sent_id && strcmp(d->sent_uuid, m.uuid) == 0 &&
 	    !cl_cluster_migration(d->cluster, d->sent_id) && time_now_usec() - d->sent_at < SENT_PENDING_USEC)
@@ -1694,7 +1008,7 @@ static int ctl_migrate(void *ud, const struct ctl_request *req, struct json_obje
 			"VM '%s' is already being migrated (requested %.1f s ago, not yet in the table)", vm,
 			(double)(time_now_usec() - d->sent_at) / USEC_PER_SEC);
 	snprintf(m.name, sizeof(m.name), "%s", vm);
-	r = send_migrate(d, &m);
+	r = dm_send_migrate(d, &m);
 	if (r < 0)
 		return fail_req(ret_code, CTL_EIO, msg, msglen, "cannot send the request: %s", strerror(-r));
 	d->sent_id = m.id;
@@ -1707,10 +1021,10 @@ static int ctl_migrate(void *ud, const struct ctl_request *req, struct json_obje
 		json_object_object_add(*ret_data, "id", json_object_new_string(id));
 	}
 	json_object_object_add(*ret_data, "vm", json_object_new_string(vm));
-	json_object_object_add(*ret_data, "source", json_object_new_string(node_name(d, m.source)));
+	json_object_object_add(*ret_data, "source", json_object_new_string(dm_node_name(d, m.source)));
 	json_object_object_add(*ret_data, "target", json_object_new_string(target));
 	json_object_object_add(*ret_data, "state", json_object_new_string("requested"));
-	log_info("migration of %s from %s to %s requested by uid %u", vm, node_name(d, m.source), target,
+	log_info("migration of %s from %s to %s requested by uid %u", vm, dm_node_name(d, m.source), target,
 		 (unsigned)req->uid);
 	return 0;
 }
@@ -1761,7 +1075,7 @@ static struct json_object *admin_reply(struct cl_daemon *d, uint32_t node, const
 	struct json_object *o = json_object_new_object();
 	char id[24];
 
-	json_object_object_add(o, "node", json_object_new_string(node_name(d, node)));
+	json_object_object_add(o, "node", json_object_new_string(dm_node_name(d, node)));
 	json_object_object_add(o, "admin", json_object_new_string(state));
 	if (drain) {
 		snprintf(id, sizeof(id), "%llx", (unsigned long long)drain);
@@ -1834,7 +1148,7 @@ static int ctl_drain(void *ud, const struct ctl_request *req, struct json_object
 		m.drain = m.version;
 	}
 	len = clm_encode_admin(&m, buf, sizeof(buf));
-	r = len < 0 ? len : multicast(d, buf, (size_t)len);
+	r = len < 0 ? len : dm_multicast(d, buf, (size_t)len);
 	if (r < 0)
 		return fail_req(ret_code, CTL_EIO, msg, msglen, "cannot send the request: %s", strerror(-r));
 	log_info("%s of %s requested by uid %u", abort_it ? "abort of the drain" : "drain",
@@ -1870,7 +1184,7 @@ static int ctl_undrain(void *ud, const struct ctl_request *req, struct json_obje
 	m.version = admin_version(&a);
 	m.state = CLM_ADMIN_NONE;
 	len = clm_encode_admin(&m, buf, sizeof(buf));
-	r = len < 0 ? len : multicast(d, buf, (size_t)len);
+	r = len < 0 ? len : dm_multicast(d, buf, (size_t)len);
 	if (r < 0)
 		return fail_req(ret_code, CTL_EIO, msg, msglen, "cannot send the request: %s", strerror(-r));
 	log_info("undrain of %s requested by uid %u", d->cfg->nodes[x].name, (unsigned)req->uid);
@@ -2081,17 +1395,17 @@ static int ctl_ha(void *ud, const struct ctl_request *req, struct json_object **
 					free(f);
 					return fail_req(ret_code, CTL_EINVAL, msg, msglen,
 							"node %s is both preferred and forbidden",
-							node_name(d, both));
+							dm_node_name(d, both));
 				}
-		if (node_libvirt_uri(d, owner, true, uri, sizeof(uri)) < 0) {
+		if (dm_node_libvirt_uri(d, owner, true, uri, sizeof(uri)) < 0) {
 			free(f);
 			return fail_req(ret_code, CTL_EINVAL, msg, msglen,
 					"%s has no management address to fetch the XML from",
-					node_name(d, owner));
+					dm_node_name(d, owner));
 		}
 		snprintf(f->path, sizeof(f->path), "%s/ha-fetch.%u.%zu.xml", d->cfg->state_dir,
 			 (unsigned)getpid(), slot);
-		sibling_path("clusterd-virt", helper, sizeof(helper));
+		dm_sibling_path("clusterd-virt", helper, sizeof(helper));
 		{
 			char *argv[] = {helper,       (char *)"--dumpxml", uri,
 					f->m.vm.uuid, (char *)"--to",      f->path,
@@ -2109,11 +1423,11 @@ static int ctl_ha(void *ud, const struct ctl_request *req, struct json_object **
 			snprintf(res->state, sizeof(res->state), "fetching");
 			res->error[0] = '\0';
 		}
-		log_info("ha: adding %s (on %s) requested by uid %u", vm, node_name(d, owner),
+		log_info("ha: adding %s (on %s) requested by uid %u", vm, dm_node_name(d, owner),
 			 (unsigned)req->uid);
 		*ret_data = json_object_new_object();
 		json_object_object_add(*ret_data, "vm", json_object_new_string(vm));
-		json_object_object_add(*ret_data, "node", json_object_new_string(node_name(d, owner)));
+		json_object_object_add(*ret_data, "node", json_object_new_string(dm_node_name(d, owner)));
 		json_object_object_add(*ret_data, "state", json_object_new_string("fetching"));
 		return 0;
 	}
@@ -2213,7 +1527,7 @@ static int ctl_fence(void *ud, const struct ctl_request *req, struct json_object
 				"node %s is a member: it is running, not fenced", d->cfg->nodes[x].name);
 	f = cl_cluster_fence(d->cluster, d->cfg->nodes[x].id);
 	snprintf(why, sizeof(why), "confirmed off by uid %u", (unsigned)req->uid);
-	r = send_fence(d, d->cfg->nodes[x].id, CLM_FENCED_ADMIN, f.version + 1, why);
+	r = dm_send_fence(d, d->cfg->nodes[x].id, CLM_FENCED_ADMIN, f.version + 1, why);
 	if (r < 0)
 		return fail_req(ret_code, CTL_EIO, msg, msglen, "cannot send the request: %s", strerror(-r));
 	log_warn("fence: %s confirmed off by uid %u", d->cfg->nodes[x].name, (unsigned)req->uid);
@@ -2247,7 +1561,7 @@ static int ctl_quarantine(void *ud, const struct ctl_request *req, struct json_o
 	m.version = admin_version(&a);
 	snprintf(m.reason, sizeof(m.reason), "quarantine cleared by uid %u", (unsigned)req->uid);
 	len = clm_encode_admin(&m, buf, sizeof(buf));
-	r = len < 0 ? len : multicast(d, buf, (size_t)len);
+	r = len < 0 ? len : dm_multicast(d, buf, (size_t)len);
 	if (r < 0)
 		return fail_req(ret_code, CTL_EIO, msg, msglen, "cannot send the request: %s", strerror(-r));
 	log_info("quarantine of %s cleared by uid %u", d->cfg->nodes[x].name, (unsigned)req->uid);
@@ -2268,8 +1582,8 @@ static int ctl_evacuation(void *ud, const struct ctl_request *req, struct json_o
 	for (size_t i = 0; i < n; i++) {
 		struct json_object *o = json_object_new_object();
 
-		json_object_object_add(o, "node",
-				       st[i].node ? json_object_new_string(node_name(d, st[i].node)) : NULL);
+		json_object_object_add(
+			o, "node", st[i].node ? json_object_new_string(dm_node_name(d, st[i].node)) : NULL);
 		json_object_object_add(o, "text", json_object_new_string(st[i].text));
 		json_object_array_add(a, o);
 	}
@@ -2342,7 +1656,7 @@ static int setup_virt(struct cl_daemon *d)
 	char helper[4200];
 	int r;
 
-	sibling_path("clusterd-virt", helper, sizeof(helper));
+	dm_sibling_path("clusterd-virt", helper, sizeof(helper));
 	r = vlink_new(d->loop, helper, d->cfg->libvirt_uri, on_inventory, d, &d->virt);
 	if (r < 0)
 		log_err("libvirt: cannot start %s: %s", helper, strerror(-r));
@@ -2579,16 +1893,16 @@ int cl_daemon_new(struct cfg *cfg, struct ev_loop *loop, struct cl_daemon **ret_
 	r = evac_planner_new(d->cfg, &d->evac);
 	if (r < 0)
 		goto fail;
-	r = ev_prepare_add(d->loop, evac_prepare, d);
+	r = ev_prepare_add(d->loop, dm_evac_prepare, d);
 	if (r < 0)
 		goto fail;
 	sf_init(&d->sf, d->cfg->fencing.mode != CFG_FENCE_NONE, d->cfg->fencing.isolation_grace_ms,
 		d->cfg->fencing.self_fence_ms, ev_loop_now(d->loop));
 	d->sf_destroyed = true;
-	r = setup_watchdog(d);
+	r = dm_setup_watchdog(d);
 	if (r < 0)
 		goto fail;
-	r = ev_prepare_add(d->loop, sf_prepare, d);
+	r = ev_prepare_add(d->loop, dm_sf_prepare, d);
 	if (r < 0)
 		goto fail;
 	if (d->cfg->fencing.mode == CFG_FENCE_NONE)
