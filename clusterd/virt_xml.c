@@ -162,29 +162,42 @@ int virt_domain_create(const char *uri, const char *xml, char *why, size_t why_l
 	return 0;
 }
 
+/* Connect to uri and look up the domain uuid: 0 with *conn and *dom (the
+ * caller frees both); -ENOENT (no such domain: why says so), -ENOTCONN or
+ * -EIO, with nothing left open. */
+static int open_dom(const char *uri, const char *uuid, virConnectPtr *conn, virDomainPtr *dom, char *why,
+		    size_t why_len)
+{
+	int r;
+
+	*conn = open_conn(uri, why, why_len);
+	if (!*conn)
+		return -ENOTCONN;
+	*dom = virDomainLookupByUUIDString(*conn, uuid);
+	if (*dom)
+		return 0;
+	r = no_domain() ? -ENOENT : -EIO;
+	snprintf(why, why_len, "cannot look up %s: %s", uuid, r == -ENOENT ? "no such domain" : last_error());
+	virConnectClose(*conn);
+	return r;
+}
+
 int virt_domain_destroy(const char *uri, const char *uuid, char *why, size_t why_len)
 {
 	virConnectPtr conn;
 	virDomainPtr dom;
-	int r = 0;
+	int r;
 
 	if (!uuid || !why || why_len == 0)
 		return -EINVAL;
-	conn = open_conn(uri, why, why_len);
-	if (!conn)
-		return -ENOTCONN;
-	dom = virDomainLookupByUUIDString(conn, uuid);
-	if (!dom) {
-		r = no_domain() ? 0 : -EIO; /* gone already: done */
-		if (r < 0)
-			snprintf(why, why_len, "cannot look up %s: %s", uuid, last_error());
-	} else {
-		if (virDomainDestroy(dom) < 0 && virDomainIsActive(dom) == 1) {
-			snprintf(why, why_len, "cannot destroy %s: %s", uuid, last_error());
-			r = -EIO;
-		}
-		virDomainFree(dom);
+	r = open_dom(uri, uuid, &conn, &dom, why, why_len);
+	if (r < 0)
+		return r == -ENOENT ? 0 : r; /* gone already: done */
+	if (virDomainDestroy(dom) < 0 && virDomainIsActive(dom) == 1) {
+		snprintf(why, why_len, "cannot destroy %s: %s", uuid, last_error());
+		r = -EIO;
 	}
+	virDomainFree(dom);
 	virConnectClose(conn);
 	return r;
 }
@@ -259,8 +272,10 @@ int virt_domain_is_prepared(virDomainPtr dom)
 	if (virDomainGetState(dom, &state, &reason, 0) < 0 || state != VIR_DOMAIN_PAUSED)
 		return 0;
 	m = virDomainGetMetadata(dom, VIR_DOMAIN_METADATA_ELEMENT, VIRT_PREPARED_NS, VIR_DOMAIN_AFFECT_LIVE);
+	if (!m)
+		return 0;
 	free(m);
-	return m != NULL;
+	return 1;
 }
 
 int virt_domain_resume_prepared(const char *uri, const char *uuid, char *why, size_t why_len)
@@ -271,17 +286,9 @@ int virt_domain_resume_prepared(const char *uri, const char *uuid, char *why, si
 
 	if (!uuid || !why || why_len == 0)
 		return -EINVAL;
-	conn = open_conn(uri, why, why_len);
-	if (!conn)
-		return -ENOTCONN;
-	dom = virDomainLookupByUUIDString(conn, uuid);
-	if (!dom) {
-		r = no_domain() ? -ENOENT : -EIO;
-		snprintf(why, why_len, "no prepared copy of %s here: %s", uuid,
-			 r == -ENOENT ? "no such domain" : last_error());
-		virConnectClose(conn);
+	r = open_dom(uri, uuid, &conn, &dom, why, why_len);
+	if (r < 0)
 		return r;
-	}
 	r = resume_dom(dom, uuid, why, why_len);
 	virDomainFree(dom);
 	virConnectClose(conn);

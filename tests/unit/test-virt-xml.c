@@ -261,6 +261,8 @@ static void test_prepare_and_resume(void **state)
 	assert_int_equal(virt_domain_resume_prepared("test:///default", uuid, why, sizeof(why)), 0);
 	assert_int_equal(dom_state(conn, uuid), VIR_DOMAIN_RUNNING);
 	assert_int_equal(virt_domain_destroy("test:///default", uuid, why, sizeof(why)), 0);
+	assert_int_equal(virt_domain_destroy("test:///default", uuid, why, sizeof(why)), 0); /* gone: done */
+	assert_int_equal(virt_domain_destroy(DEAD_URI, uuid, why, sizeof(why)), -ENOTCONN);
 	/* what prepare cannot do: a clear error, nothing started */
 	assert_int_equal(virt_domain_prepare("test:///default", xml, why, sizeof(why)), -EIO);
 	assert_non_null(strstr(why, "cannot start the domain paused"));
