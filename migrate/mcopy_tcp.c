@@ -158,6 +158,8 @@ static void tune_tcp(int fd, const struct mcopy_params *p)
 	if (idle < 1)
 		idle = 1;
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (p->congestion) /* checked in mcopy_engine_new */
+		setsockopt(fd, IPPROTO_TCP, TCP_CONGESTION, p->congestion, strlen(p->congestion));
 	if (p->sock_buf > 0) {
 		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &p->sock_buf, sizeof(p->sock_buf));
 		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &p->sock_buf, sizeof(p->sock_buf));
@@ -1450,6 +1452,25 @@ static int params_check(const struct mcopy_params *p)
 	return 0;
 }
 
+int mcopy_congestion_check(const char *name)
+{
+	int fd, r = 0;
+
+	if (!name)
+		return 0;
+	if (!*name || strlen(name) >= 16) /* TCP_CA_NAME_MAX */
+		return -EINVAL;
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		fd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (setsockopt(fd, IPPROTO_TCP, TCP_CONGESTION, name, strlen(name)) < 0)
+		r = -errno;
+	close(fd);
+	return r;
+}
+
 static int open_listeners(struct mcopy_engine *e)
 {
 	int one = 1;
@@ -1501,6 +1522,8 @@ int mcopy_engine_new(struct ev_loop *loop, const struct mcopy_params *p, mcopy_e
 	if (!loop || !p || !ret_engine)
 		return -EINVAL;
 	r = params_check(p);
+	if (r == 0)
+		r = mcopy_congestion_check(p->congestion);
 	if (r < 0)
 		return r;
 	e = calloc(1, sizeof(*e));
