@@ -6,6 +6,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,10 +47,13 @@ static int listen_one(int fam, const struct sockaddr *sa, socklen_t len)
 	return c;
 }
 
-static int connect_to(int fam, const struct sockaddr *sa, socklen_t len)
+/* cc: the socket's congestion control (TCP_CONGESTION), or NULL: the host's */
+static int connect_to(int fam, const struct sockaddr *sa, socklen_t len, const char *cc)
 {
 	int fd = socket(fam, SOCK_STREAM, 0);
 
+	if (fd >= 0 && cc && setsockopt(fd, IPPROTO_TCP, TCP_CONGESTION, cc, strlen(cc)) < 0)
+		die("TCP_CONGESTION");
 	if (fd < 0 || connect(fd, sa, len) < 0)
 		die("connect");
 	return fd;
@@ -100,18 +104,22 @@ int main(int argc, char **argv)
 
 	if (argc == 3 && !strcmp(argv[1], "tcp-sink") && tcp_addr("0.0.0.0", argv[2], &sin) == 0) {
 		sink(listen_one(AF_INET, (struct sockaddr *)&sin, sizeof(sin)));
-	} else if (argc == 5 && !strcmp(argv[1], "tcp-source") && tcp_addr(argv[2], argv[3], &sin) == 0) {
-		source(connect_to(AF_INET, (struct sockaddr *)&sin, sizeof(sin)), strtoull(argv[4], NULL, 0));
+	} else if ((argc == 5 || argc == 6) && !strcmp(argv[1], "tcp-source") &&
+		   tcp_addr(argv[2], argv[3], &sin) == 0) {
+		source(connect_to(AF_INET, (struct sockaddr *)&sin, sizeof(sin), argc == 6 ? argv[5] : NULL),
+		       strtoull(argv[4], NULL, 0));
 	} else if (argc == 3 && !strcmp(argv[1], "unix-sink")) {
 		snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", argv[2]);
 		unlink(argv[2]);
 		sink(listen_one(AF_UNIX, (struct sockaddr *)&sun, sizeof(sun)));
 	} else if (argc == 4 && !strcmp(argv[1], "unix-source")) {
 		snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", argv[2]);
-		source(connect_to(AF_UNIX, (struct sockaddr *)&sun, sizeof(sun)), strtoull(argv[3], NULL, 0));
+		source(connect_to(AF_UNIX, (struct sockaddr *)&sun, sizeof(sun), NULL),
+		       strtoull(argv[3], NULL, 0));
 	} else {
-		fprintf(stderr, "usage: mcopy-pump tcp-sink PORT | tcp-source IPV4 PORT BYTES |\n"
-				"                  unix-sink PATH | unix-source PATH BYTES\n");
+		fprintf(stderr,
+			"usage: mcopy-pump tcp-sink PORT | tcp-source IPV4 PORT BYTES [CONGESTION] |\n"
+			"                  unix-sink PATH | unix-source PATH BYTES\n");
 		return 2;
 	}
 	return 0;

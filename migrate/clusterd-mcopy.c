@@ -36,7 +36,7 @@ static void usage(FILE *f)
 		   "       clusterd-mcopy recv -k KEYFILE -m ID -l ADDR[:PORT]... (-u PATH | -o FILE|-)\n"
 		   "                          [-c CHANNELS] [options]\n"
 		   "options: --timeout SEC --setup-timeout SEC --sock-buf BYTES --backend auto|tcp|rdma\n"
-		   "         --framed (send: frame a single stream too)\n"
+		   "         --framed (send: frame a single stream too) --congestion NAME (tcp)\n"
 		   "         --port-file FILE (recv: write the bound port) -v (debug)\n"
 		   "See clusterd-mcopy(1).\n");
 }
@@ -194,6 +194,7 @@ int main(int argc, char **argv)
 		{"backend", required_argument, NULL, 'K'},
 		{"port-file", required_argument, NULL, 'P'},
 		{"framed", no_argument, NULL, 'F'},
+		{"congestion", required_argument, NULL, 'C'},
 		{"verbose", no_argument, NULL, 'v'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
@@ -288,6 +289,9 @@ int main(int argc, char **argv)
 		case 'F':
 			p.framed = true;
 			break;
+		case 'C':
+			p.congestion = optarg;
+			break;
 		case 'v':
 			verbose = true;
 			break;
@@ -319,6 +323,14 @@ int main(int argc, char **argv)
 	if ((in || out) && p.channels != 1) {
 		fprintf(stderr, "clusterd-mcopy %s: --%s carries exactly one channel\n", run.mode,
 			in ? "input" : "output");
+		return 2;
+	}
+	r = mcopy_congestion_check(p.congestion);
+	if (r < 0) {
+		fprintf(stderr, "clusterd-mcopy %s: --congestion %s: %s\n", run.mode, p.congestion,
+			r == -ENOENT  ? "not available here (net.ipv4.tcp_available_congestion_control)"
+			: r == -EPERM ? "not allowed (net.ipv4.tcp_allowed_congestion_control)"
+				      : strerror(-r));
 		return 2;
 	}
 	log_open("clusterd-mcopy", true, verbose ? LOG_LVL_DEBUG : LOG_LVL_INFO);
@@ -361,15 +373,17 @@ int main(int argc, char **argv)
 	}
 	if (send_mode) {
 		p.backend = got;
-		log_info("send: backend %s (%s)%s", mcopy_backend_name(got), why,
+		log_info("send: backend %s (%s)%s%s%s", mcopy_backend_name(got), why,
 			 got == MCOPY_BACKEND_TCP
 				 ? (p.streams == 1 && !p.framed ? ", unframed splice" : ", framed")
-				 : "");
+				 : "",
+			 p.congestion ? ", congestion control " : "", p.congestion ? p.congestion : "");
 	} else {
 		/* the source decides per channel; recv only refuses rdma with --backend tcp */
 		p.backend = want == MCOPY_BACKEND_TCP ? MCOPY_BACKEND_TCP : MCOPY_BACKEND_AUTO;
-		log_info("recv: takes %s sources (%s)", got == MCOPY_BACKEND_RDMA ? "tcp and rdma" : "tcp",
-			 why);
+		log_info("recv: takes %s sources (%s)%s%s",
+			 got == MCOPY_BACKEND_RDMA ? "tcp and rdma" : "tcp", why,
+			 p.congestion ? ", congestion control " : "", p.congestion ? p.congestion : "");
 	}
 
 	if (in)

@@ -42,6 +42,11 @@ struct mcopy_params {
 	usec_t timeout;        /* connect, handshake, stalled frame, final acknowledgement */
 	usec_t setup_timeout;  /* from start until every channel is up */
 	int sock_buf;          /* SO_SNDBUF/SO_RCVBUF in bytes; 0: autotuning */
+	/* TCP congestion control of every stream (TCP_CONGESTION, e.g. "reno"),
+	 * or NULL: the host's default. Must outlive the engine. It matters: on
+	 * a 2-CPU VM the sending engine used 4-5x the CPU per GB with bbr (the
+	 * host's default there) that it used with reno (docs/BENCHMARKS.md). */
+	const char *congestion;
 	const struct mcopy_key *key;
 	/* send: MCOPY_BACKEND_TCP (default) or _RDMA, as mcopy_backend_choose
 	 * resolved it (AUTO is -EINVAL here); RDMA needs streams == 1.
@@ -106,6 +111,12 @@ struct mcopy_stats {
 /* O(channels), no lock: the byte count is a relaxed atomic the workers add
  * to. Leaves *ret untouched when e or ret is NULL. */
 void mcopy_engine_stats(const struct mcopy_engine *e, struct mcopy_stats *ret);
+
+/* Whether streams may use congestion control name (mcopy_params.congestion;
+ * NULL is the default, always fine): 0, -ENOENT (not available here),
+ * -EPERM (not allowed: net.ipv4.tcp_allowed_congestion_control, without
+ * CAP_NET_ADMIN), -EINVAL (not a name). Opens and closes a socket. */
+int mcopy_congestion_check(const char *name);
 
 /* The TCP port actually bound for link i (recv side; useful with port 0). */
 int mcopy_engine_port(const struct mcopy_engine *e, unsigned link);

@@ -3,11 +3,13 @@
 # The copy engine between two namespaces of its own (no sandbox, no corosync):
 # 1 GiB of random data through 1 stream (unframed splice), 1 stream framed,
 # both again with the sink's sha256 carried back after the end (the return path),
-# 4 streams, and 2 links (two veth pairs) arrives with the same sha256; then
+# 4 streams, 2 links (two veth pairs), and 1 stream with --congestion reno
+# (the return path too) arrives with the same sha256; then
 # faults: the receiver killed mid-stream (the sender fails with a clear
 # message within a deadline), a wrong key (refused, nothing delivered), a
 # source killed mid-stream, unframed and framed (the receiver says
-# "truncated"), and --backend rdma without an RDMA device (a clear error).
+# "truncated"), --backend rdma without an RDMA device and --congestion with
+# a name the kernel does not have (clear errors, exit 2).
 # The RDMA data path itself is NOT exercised: it needs RDMA hardware.
 #   MCOPY_IT_BYTES  size of the random payload (default 1 GiB)
 set -uo pipefail
@@ -117,6 +119,10 @@ for l in 1 2; do
 	[ "$rx" -gt $((bytes / 4)) ] || fail "2 links: link $l carried only $rx bytes"
 done
 echo "ok: 2 links: both veth pairs carried data"
+# another congestion control on the streams (reno is always built in), both directions
+transfer "1 stream, --congestion reno, sum back" "-t 10.78.1.2:5200 --congestion reno" \
+	"-l 10.78.1.2:5200 --congestion reno" back
+grep -q 'congestion control reno' "$work/send.log" || fail "--congestion reno: not in the sender's log"
 
 # Fault 1: the receiver is killed mid-stream; the sender must fail clearly within 15 s.
 ip netns exec "$b" "$mcopy" recv -k "$work/key" -m 12 -l 10.78.1.2:5200 -o /dev/null 2>"$work/recv.log" &
@@ -188,5 +194,13 @@ else
 		{ cat "$work/send.log" >&2; fail "rdma without a device: no clear error"; }
 	echo "ok: --backend rdma without a device: $(grep -o 'backend rdma unavailable: .*' "$work/send.log")"
 fi
+ip netns exec "$a" timeout 10 "$mcopy" send -k "$work/key" -m 16 -t 10.78.1.2:5200 -i "$work/data" \
+	--congestion no-such-cc 2>"$work/send.log"
+rc=$?
+if [ $rc != 2 ] || ! grep -q -- '--congestion no-such-cc: not available' "$work/send.log"; then
+	cat "$work/send.log" >&2
+	fail "--congestion no-such-cc: exit $rc, not 2 with a clear error"
+fi
+echo "ok: --congestion no-such-cc: exit 2, $(cat "$work/send.log")"
 echo "note: the RDMA data path (verbs) was NOT exercised: no RDMA device here"
 echo "PASS: test-mcopy-integrity"
