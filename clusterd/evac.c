@@ -431,7 +431,8 @@ static void restarts(struct evac_planner *p, const struct cl_cluster *c, usec_t 
 	       n_flows = 0, stuck = 0, placed = 0;
 	struct mig_node nodes[CFG_MAX_NODES];
 	char why[CFG_MAX_NODES][80], text[CLM_REASON_MAX] = "";
-	struct mig_flow flows[2 * CL_MAX_MIGRATIONS], waiting[CL_MAX_MIGRATIONS];
+	/* flows: the table's, the asked, the prepares running */
+	struct mig_flow flows[3 * CL_MAX_MIGRATIONS], waiting[CL_MAX_MIGRATIONS];
 	size_t which[CL_MAX_MIGRATIONS], idx[CL_MAX_MIGRATIONS], n_wait = 0, n_start;
 	struct mig_limits lim = {.per_source = CL_MAX_MIGRATIONS, /* the source is gone */
 				 .per_target = cfg->migration.max_concurrent,
@@ -565,9 +566,8 @@ static void restarts(struct evac_planner *p, const struct cl_cluster *c, usec_t 
 		*a = (struct asked_start){.target = o->target, .at = now, .running = early != NULL};
 		memcpy(a->uuid, k->uuid, sizeof(k->uuid));
 	}
-	if (early)
-		; /* what is prepared is said when it is restarted */
-	else if (placed || stuck)
+	/* (what is prepared is said when it is restarted) */
+	if (!early && (placed || stuck))
 		say(p, 0, "restarting %zu HA VM(s)%s%s", placed, stuck ? "; cannot: " : "", text);
 	free(cand);
 }
