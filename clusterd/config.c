@@ -442,6 +442,7 @@ static void cfg_set_defaults(struct cfg *cfg)
 		.cpu_overcommit = CFG_DEFAULT_MIG_CPU_OVERCOMMIT,
 		.bandwidth_mbps = CFG_DEFAULT_MIG_BANDWIDTH_MBPS,
 		.max_downtime_ms = CFG_DEFAULT_MIG_MAX_DOWNTIME_MS,
+		.mcopy_port = CFG_DEFAULT_MIG_MCOPY_PORT,
 		.timeout_s_per_gib = CFG_DEFAULT_MIG_TIMEOUT_S_PER_GIB,
 		.progress_timeout_s = CFG_DEFAULT_MIG_PROGRESS_TIMEOUT_S,
 		.auto_converge = CFG_DEFAULT_MIG_AUTO_CONVERGE,
@@ -1151,6 +1152,7 @@ static void parse_migration(struct loader *ld, const config_setting_t *root)
 {
 	static const char *const keys[] = {"network",
 					   "transport",
+					   "mcopy_port",
 					   "streams",
 					   "max_concurrent",
 					   "bandwidth_mbps",
@@ -1169,6 +1171,7 @@ static void parse_migration(struct loader *ld, const config_setting_t *root)
 	const config_setting_t *g;
 	char name[CFG_NAME_MAX], list[CFG_MAX_NETWORKS * (CFG_NAME_MAX + 4)];
 	const char *p = "migration";
+	uint32_t port;
 	int v, r, k;
 
 	/* default network: the one with role migration, if any */
@@ -1205,6 +1208,8 @@ static void parse_migration(struct loader *ld, const config_setting_t *root)
 
 	if (get_enum(ld, g, p, "transport", transports, 2, &v) > 0)
 		m->transport = (enum cfg_transport)v;
+	if (get_u32(ld, g, p, "mcopy_port", 1, CFG_PORT_MAX, &port) > 0)
+		m->mcopy_port = (uint16_t)port;
 	get_u32(ld, g, p, "streams", 1, CFG_MIG_STREAMS_MAX, &m->streams);
 	get_u32(ld, g, p, "max_concurrent", 1, CFG_MIG_CONCURRENT_MAX, &m->max_concurrent);
 	get_u32(ld, g, p, "max_cluster", 0, CFG_MIG_CLUSTER_MAX, &m->max_cluster);

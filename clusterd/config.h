@@ -37,6 +37,7 @@
 #define CFG_DEFAULT_MIG_CPU_OVERCOMMIT     4
 #define CFG_DEFAULT_MIG_BANDWIDTH_MBPS     0 /* unlimited */
 #define CFG_DEFAULT_MIG_MAX_DOWNTIME_MS    300
+#define CFG_DEFAULT_MIG_MCOPY_PORT         49300
 #define CFG_DEFAULT_MIG_TIMEOUT_S_PER_GIB  120
 #define CFG_DEFAULT_MIG_PROGRESS_TIMEOUT_S 60
 #define CFG_DEFAULT_MIG_AUTO_CONVERGE      true
@@ -92,6 +93,7 @@ struct cfg_heartbeat {
 struct cfg_migration {
 	int network;                  /* index of the migration network, -1 none */
 	enum cfg_transport transport; /* "mcopy" (default) | "direct" */
+	uint16_t mcopy_port;          /* the engines' TCP port, 1..65535, default 49300 (every node alike) */
 	uint32_t streams;             /* 1..16, default 1 */
 	uint32_t max_concurrent;      /* 1..16, default 2 */
 	uint32_t max_cluster;         /* 0..256 at once in the cluster, 0 = no limit (default) */

@@ -210,18 +210,18 @@ static void listen_on(struct mw *w, size_t k, int net)
 	char addr[HB_ADDR_STRLEN];
 	int r;
 
-	hb_addr_to_sockaddr(&me->addr[net], MW_PORT, &ss, &len);
+	hb_addr_to_sockaddr(&me->addr[net], w->cfg->migration.mcopy_port, &ss, &len);
 	hb_addr_str(&me->addr[net], addr, sizeof(addr));
 	r = mcopy_listen_new(w->loop, (struct sockaddr *)&ss, len, MCOPY_DEFAULT_TIMEOUT, route, dropped, w,
 			     &w->listen[k]);
 	if (r < 0)
 		log_err("mcopy: cannot listen on %s port %d (network %s): %s; migrations to this node "
 			"over it will fail",
-			addr, MW_PORT, w->cfg->networks[net].name, strerror(-r));
+			addr, w->cfg->migration.mcopy_port, w->cfg->networks[net].name, strerror(-r));
 	else
 		log_info("mcopy: listening on %s port %d for incoming migrations (%u channel(s) each, "
 			 "network %s)",
-			 addr, MW_PORT, mw_channels(w->cfg), w->cfg->networks[net].name);
+			 addr, w->cfg->migration.mcopy_port, mw_channels(w->cfg), w->cfg->networks[net].name);
 }
 
 int mw_new(struct ev_loop *loop, const struct cfg *cfg, uint32_t local_id, struct cl_cluster *cluster,
@@ -361,9 +361,9 @@ int mw_out_start(struct mw *w, uint64_t id, const struct hb_addr *targets, size_
 	for (size_t k = 0; k < n_targets; k++) {
 		char a[HB_ADDR_STRLEN];
 
-		hb_addr_to_sockaddr(&targets[k], MW_PORT, &p.links[k], &p.link_lens[k]);
+		hb_addr_to_sockaddr(&targets[k], w->cfg->migration.mcopy_port, &p.links[k], &p.link_lens[k]);
 		off += (size_t)snprintf(o->peer + off, sizeof(o->peer) - off, "%s%s:%d", k ? ", " : "",
-					hb_addr_str(&targets[k], a, sizeof(a)), MW_PORT);
+					hb_addr_str(&targets[k], a, sizeof(a)), w->cfg->migration.mcopy_port);
 	}
 	p.unix_path = o->path;
 	p.key = w->key;

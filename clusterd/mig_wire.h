@@ -20,7 +20,6 @@
 /* Where the unix sockets between QEMU and the engine live, on both nodes
  * (the source's and the target's QEMU see the same URI, unix://PATH). */
 #define MW_SOCKET_DIR "/run/clusterd/migrate"
-#define MW_PORT       49300 /* the engine's TCP port on the migration network */
 
 struct mw;
 struct mw_out;

@@ -4,19 +4,20 @@
 # daemons listen on both networks, n1's engine spreads QEMU's 3 connections
 # over n2's two addresses (channel i on link i % 2), both bridges carry tens
 # of MiB, and `clusterctl migrations --json` shows the counters live and at
-# the end (2 links, 3 channels, tcp unframed). (Leaving a DOWN link out is
+# the end (2 links, 3 channels, tcp unframed), all on a migration.mcopy_port
+# other than the default. (Leaving a DOWN link out is
 # not tested here: a link DOWN makes the target DEGRADED, which takes no VMs;
 # drain_migration_links is pure and small.)
 . "$(dirname "$0")/lib.sh"
 it_require_libvirt
 
 # (60 MB/s: the copy lasts a few seconds, long enough for live reports)
-export MIG_SETTINGS='transport = "mcopy"; streams = 2; links = [ "migration", "management" ]; bandwidth_mbps = 480;'
+export MIG_SETTINGS='transport = "mcopy"; streams = 2; links = [ "migration", "management" ]; bandwidth_mbps = 480; mcopy_port = 49411;'
 sb_up --nodes 2 --libvirt
 grep -q 'links = \[ "migration", "management" \]' "$SANDBOX_DIR/n1/clusterd.conf" || sb_fail "the sandbox did not take MIG_SETTINGS"
 for n in n1 n2; do
 	for net in migration management; do
-		sb_wait_log $n "mcopy: listening on 10\\.99\\.[23]\\.[0-9]+ port 49300 for incoming migrations \\(3 channel\\(s\\) each, network $net\\)" 10 ||
+		sb_wait_log $n "mcopy: listening on 10\\.99\\.[23]\\.[0-9]+ port 49411 for incoming migrations \\(3 channel\\(s\\) each, network $net\\)" 10 ||
 			sb_fail "$n's engine does not listen on its $net address"
 	done
 done
@@ -45,7 +46,7 @@ echo "  counters seen live: $(grep -c '^running [1-9]' "$SANDBOX_DIR/copy1.sampl
 [ $live = 0 ] || sb_fail "no copy bytes while the migration ran: $(tr '\n' ';' <"$SANDBOX_DIR/copy1.samples")"
 [ "$mig_mib" -ge 32 ] || sb_fail "only $mig_mib MiB on the migration network"
 [ "$mgmt_mib" -ge 32 ] || sb_fail "only $mgmt_mib MiB on the management network: the second link carried nothing"
-sb_wait_log n1 'migration of vm1: mcopy to 10\.99\.2\.2:49300, 10\.99\.3\.2:49300' 1 "$mark1" ||
+sb_wait_log n1 'migration of vm1: mcopy to 10\.99\.2\.2:49411, 10\.99\.3\.2:49411' 1 "$mark1" ||
 	sb_fail "n1 did not aim its engine at both of n2's addresses"
 sb_wait_log n1 'migration of vm1 to n2: done \(mcopy: 3 channel\(s\), [0-9.]+ MB carried, backend tcp unframed, over 2 links\)' 5 "$mark1" ||
 	sb_fail "n1 does not say it carried over 2 links"

@@ -269,6 +269,10 @@ static const struct bad_case bad_cases[] = {
 	 "migration.cpu_overcommit", "0 is out of range (allowed: 1..64)"},
 	{"max_downtime_60001", MINIMAL "migration = {\n  max_downtime_ms = 60001;\n};\n", 10,
 	 "migration.max_downtime_ms", "60001 is out of range (allowed: 1..60000)"},
+	{"mcopy_port_0", MINIMAL "migration = {\n  mcopy_port = 0;\n};\n", 10, "migration.mcopy_port",
+	 "0 is out of range (allowed: 1..65535)"},
+	{"mcopy_port_65536", MINIMAL "migration = {\n  mcopy_port = 65536;\n};\n", 10, "migration.mcopy_port",
+	 "65536 is out of range (allowed: 1..65535)"},
 	{"self_fence_999", MINIMAL "fencing = {\n  self_fence_ms = 999;\n};\n", 10, "fencing.self_fence_ms",
 	 "999 is out of range (allowed: 1000..600000)"},
 	{"quarantine_s_604801", MINIMAL "fencing = {\n  quarantine_s = 604801;\n};\n", 10,
@@ -533,6 +537,7 @@ static void assert_documented_defaults(const struct cfg *cfg)
 	assert_int_equal(cfg->migration.cpu_overcommit, 4);
 	assert_int_equal(cfg->migration.bandwidth_mbps, 0);
 	assert_int_equal(cfg->migration.max_downtime_ms, 300);
+	assert_int_equal(cfg->migration.mcopy_port, 49300);
 	assert_int_equal(cfg->migration.timeout_s_per_gib, 120);
 	assert_int_equal(cfg->migration.progress_timeout_s, 60);
 	assert_true(cfg->migration.auto_converge);
@@ -695,7 +700,7 @@ static void test_edges_accepted(void **state)
 		"  same_subnet_threshold = 3; cross_subnet_threshold = 120; route_history_length = 1000;\n"
 		"  rise = 100; degraded_grace_s = 0; };\n"
 		"migration = { bandwidth_mbps = 10000L; streams = 16; max_downtime_ms = 60000;\n"
-		"  transport = \"direct\"; auto_converge = false; postcopy = true; };\n"
+		"  transport = \"direct\"; auto_converge = false; postcopy = true; mcopy_port = 65535; };\n"
 		"fencing = { mode = \"none\"; self_fence_ms = 1000; isolation_grace_ms = 999;\n"
 		"  allow_self_fence_fallback = false; quarantine_s = 604800; };\n"
 		"control = { group = \"clusterd\"; admin_group = \"wheel\"; };\n"
@@ -713,6 +718,7 @@ static void test_edges_accepted(void **state)
 	assert_int_equal(cfg->migration.bandwidth_mbps, 10000);
 	assert_int_equal(cfg->migration.streams, 16);
 	assert_int_equal(cfg->migration.max_downtime_ms, 60000);
+	assert_int_equal(cfg->migration.mcopy_port, 65535);
 	assert_int_equal(cfg->migration.transport, CFG_TRANSPORT_DIRECT);
 	assert_false(cfg->migration.auto_converge);
 	assert_true(cfg->migration.postcopy);
