@@ -412,6 +412,16 @@ static void test_agent(void **state)
 	cfg->fencing.agent[0] = '\0';
 }
 
+/* Corosync's view: all three members, quorate, with this quorum figure. */
+static void all_members_quorum(struct world *w, uint32_t quorum)
+{
+	struct cs_quorum q = {.quorate = true, .total_votes = 3, .expected_votes = 3, .quorum = quorum};
+
+	q.members[0] = 1, q.members[1] = 2, q.members[2] = 3;
+	q.n_members = 3;
+	cl_cluster_quorum(w->c, &q, w->now);
+}
+
 /* Three nodes up, n3 seen dead while still a member: the agent runs at
  * once, on n3. */
 static void early_agent(struct world *w)
@@ -502,13 +512,7 @@ static void test_agent_early(void **state)
 	/* corosync's quorum figure missing (0): still a majority of the
 	 * configured nodes is needed — one suspect of three is fine, two not */
 	world_up(&w);
-	{
-		struct cs_quorum q = {.quorate = true, .total_votes = 3, .expected_votes = 3, .quorum = 0};
-
-		q.members[0] = 1, q.members[1] = 2, q.members[2] = 3;
-		q.n_members = 3;
-		cl_cluster_quorum(w.c, &q, w.now);
-	}
+	all_members_quorum(&w, 0);
 	evac_set_suspect(w.p, 2, true);
 	evac_set_suspect(w.p, 3, true);
 	step(&w);
@@ -666,13 +670,7 @@ static void test_prepared_restarts(void **state)
 	/* two suspects, one fenced early: only its VMs, never on the other
 	 * suspect (nor on it) */
 	world_up(&w);
-	{
-		struct cs_quorum q = {.quorate = true, .total_votes = 3, .expected_votes = 3, .quorum = 1};
-
-		q.members[0] = 1, q.members[1] = 2, q.members[2] = 3;
-		q.n_members = 3;
-		cl_cluster_quorum(w.c, &q, w.now);
-	}
+	all_members_quorum(&w, 1);
 	evac_set_suspect(w.p, 3, true);
 	step(&w);
 	assert_int_equal(w.out.n_run_agent, 1);
