@@ -19,6 +19,25 @@
 #include "clusterd/daemon_priv.h"
 #include "common/log.h"
 
+/* A domain's XML into path for the libvirt helper: mode 0600 (it may hold
+ * secrets). 0, or -errno with nothing left behind. */
+static int write_xml(const char *path, const char *xml)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600), r = 0;
+	FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+
+	if (!f) {
+		r = errno ? -errno : -EIO;
+		if (fd >= 0)
+			close(fd);
+	} else if ((fputs(xml, f) < 0) | (fclose(f) != 0)) { /* closed either way */
+		r = errno ? -errno : -EIO;
+	}
+	if (r < 0)
+		unlink(path);
+	return r;
+}
+
 /* ---- restarts (evacuation): this node is the target ---- */
 
 static void restart_done(void *ud, bool ok, const char *msg, usec_t now)
@@ -62,7 +81,6 @@ void dm_start_restart(struct cl_daemon *d, const struct cl_migration *cm, usec_t
 	struct local_mig *m;
 	const char *why = NULL;
 	char path[4300], helper[4200];
-	FILE *f;
 	int r;
 
 	if (d->n_lm == CL_MAX_MIGRATIONS)
@@ -90,16 +108,8 @@ void dm_start_restart(struct cl_daemon *d, const struct cl_migration *cm, usec_t
 				why = "the VM is listed on a member already: not starting a second copy";
 	}
 	snprintf(path, sizeof(path), "%s/start-%llx.xml", d->cfg->state_dir, (unsigned long long)cm->id);
-	if (!why) {
-		int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-
-		f = fd >= 0 ? fdopen(fd, "w") : NULL;
-		if (!f || fputs(h->xml, f) < 0 || fclose(f) != 0) {
-			if (!f && fd >= 0)
-				close(fd);
-			why = "cannot write the domain XML to the state directory";
-		}
-	}
+	if (!why && write_xml(path, h->xml) < 0)
+		why = "cannot write the domain XML to the state directory";
 	if (why) {
 		log_warn("evacuation: %s not started here: %s", cm->name, why);
 		dm_report(d, m, CLM_MIG_FAILED, why);
@@ -167,6 +177,9 @@ static int prep_job_start(struct cl_daemon *d, bool destroy, uint32_t node, cons
 	size_t slot = 0;
 	int r;
 
+	for (size_t i = 0; destroy && i < PREP_MAX_JOBS; i++)
+		if (d->prep_job[i] && d->prep_job[i]->destroy && strcmp(d->prep_job[i]->uuid, uuid) == 0)
+			return 0; /* under way: its end is what the sweep waits for */
 	while (slot < PREP_MAX_JOBS && d->prep_job[slot])
 		slot++;
 	if (slot == PREP_MAX_JOBS)
@@ -180,17 +193,9 @@ static int prep_job_start(struct cl_daemon *d, bool destroy, uint32_t node, cons
 	snprintf(j->uuid, sizeof(j->uuid), "%s", uuid);
 	snprintf(j->name, sizeof(j->name), "%s", name);
 	if (!destroy) {
-		int fd;
-		FILE *f;
-
 		snprintf(j->path, sizeof(j->path), "%s/prepare-%s.xml", d->cfg->state_dir, uuid);
-		fd = open(j->path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-		f = fd >= 0 ? fdopen(fd, "w") : NULL;
-		if (!f || fputs(h->xml, f) < 0 || fclose(f) != 0) {
-			r = errno ? -errno : -EIO;
-			if (!f && fd >= 0)
-				close(fd);
-			unlink(j->path);
+		r = write_xml(j->path, h->xml);
+		if (r < 0) {
 			free(j);
 			return r;
 		}
