@@ -112,13 +112,21 @@ transfer "1 stream framed" "-t 10.78.1.2:5200 --framed" "-l 10.78.1.2:5200"
 transfer "1 stream, sum back" "-t 10.78.1.2:5200" "-l 10.78.1.2:5200" back
 transfer "1 stream framed, sum back" "-t 10.78.1.2:5200 --framed" "-l 10.78.1.2:5200" back
 transfer "4 streams" "-t 10.78.1.2:5200 -s 4" "-l 10.78.1.2:5200"
+link_rx() { ip netns exec "$b" cat /sys/class/net/mc$$b$1/statistics/rx_bytes; }
+rx0=([1]=$(link_rx 1) [2]=$(link_rx 2))
 transfer "2 links" "-t 10.78.1.2:5200 -t 10.78.2.2:5200 -s 2" "-l 10.78.1.2:5200 -l 10.78.2.2:5200"
-# both links carried data in the last case
+# both links carried a real share of it. Not half each: a frame goes to
+# whichever stream takes it next (round robin over the writable ones), so
+# a link that is slower at the moment takes less; under load (a sanitizer
+# build in CI) a 23/77 split was seen. An eighth each shows both carried it.
 for l in 1 2; do
-	rx=$(ip netns exec "$b" cat /sys/class/net/mc$$b$l/statistics/rx_bytes)
-	[ "$rx" -gt $((bytes / 4)) ] || fail "2 links: link $l carried only $rx bytes"
+	rx[l]=$(($(link_rx $l) - rx0[l]))
 done
-echo "ok: 2 links: both veth pairs carried data"
+for l in 1 2; do
+	[ "${rx[l]}" -gt $((bytes / 8)) ] ||
+		fail "2 links: link $l carried only ${rx[l]} of $bytes bytes (link 1: ${rx[1]}, link 2: ${rx[2]})"
+done
+echo "ok: 2 links: link 1 carried ${rx[1]} bytes, link 2 ${rx[2]} (with headers)"
 # another congestion control on the streams (reno is always built in), both directions
 transfer "1 stream, --congestion reno, sum back" "-t 10.78.1.2:5200 --congestion reno" \
 	"-l 10.78.1.2:5200 --congestion reno" back
