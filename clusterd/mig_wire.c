@@ -245,6 +245,16 @@ int mw_new(struct ev_loop *loop, const struct cfg *cfg, uint32_t local_id, struc
 		return r;
 	}
 	socket_dir_prepare();
+	/* auto would take rdma where a device reaches the peer, but QEMU's side
+	 * is a unix socket with a return path, which rdma does not carry */
+	log_info("mcopy: backend tcp for every migration, not probing for RDMA: QEMU's connections carry "
+		 "a return path, which the RDMA backend does not (RDMA backend %s)",
+#ifdef HAVE_RDMA
+		 "built"
+#else
+		 "not built"
+#endif
+	);
 	if (me < 0 || net < 0 || !cfg->nodes[me].has_addr[net]) {
 		log_warn("mcopy: this node has no migration-network address: it cannot receive migrations");
 		*ret_mw = w;

@@ -19,6 +19,8 @@ grep -q 'transport = "mcopy"' "$SANDBOX_DIR/n1/clusterd.conf" || sb_fail "the sa
 for n in n1 n2; do
 	sb_wait_log $n 'mcopy: listening on 10\.99\.2\.[0-9]+ port 49300 for incoming migrations \(5 channel' 10 ||
 		sb_fail "$n's engine does not listen on its migration address"
+	sb_wait_log $n 'mcopy: backend tcp for every migration, not probing for RDMA: .*return path' 1 ||
+		sb_fail "$n does not say which backend it uses and why"
 done
 sb guest-start n1 vm1 --mem 256 --dirty-mb 64 --dirty-rate 100 || sb_fail "guest-start failed"
 read -r _ boot _ _ < <(sb_guest_wait_tick n1 vm1 3 60) || sb_fail "the guest did not start ticking"
