@@ -1148,11 +1148,27 @@ static void parse_links(struct loader *ld, const config_setting_t *g)
 	m->n_links = n_links;
 }
 
+/* a kernel TCP congestion control name (whether this kernel has it is
+ * checked when the engine starts) */
+static bool congestion_valid(const char *s)
+{
+	if (!*s)
+		return false;
+	for (; *s; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '_'))
+			return false;
+	return true;
+}
+
+#define CONGESTION_ALLOWED                                                                                   \
+	"a TCP congestion control such as \"reno\" or \"cubic\", 1-15 characters of a-z 0-9 _"
+
 static void parse_migration(struct loader *ld, const config_setting_t *root)
 {
 	static const char *const keys[] = {"network",
 					   "transport",
 					   "mcopy_port",
+					   "congestion",
 					   "streams",
 					   "max_concurrent",
 					   "bandwidth_mbps",
@@ -1210,6 +1226,8 @@ static void parse_migration(struct loader *ld, const config_setting_t *root)
 		m->transport = (enum cfg_transport)v;
 	if (get_u32(ld, g, p, "mcopy_port", 1, CFG_PORT_MAX, &port) > 0)
 		m->mcopy_port = (uint16_t)port;
+	get_string(ld, g, p, "congestion", congestion_valid, CONGESTION_ALLOWED, m->congestion,
+		   sizeof(m->congestion));
 	get_u32(ld, g, p, "streams", 1, CFG_MIG_STREAMS_MAX, &m->streams);
 	get_u32(ld, g, p, "max_concurrent", 1, CFG_MIG_CONCURRENT_MAX, &m->max_concurrent);
 	get_u32(ld, g, p, "max_cluster", 0, CFG_MIG_CLUSTER_MAX, &m->max_cluster);

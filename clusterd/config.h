@@ -94,6 +94,7 @@ struct cfg_migration {
 	int network;                  /* index of the migration network, -1 none */
 	enum cfg_transport transport; /* "mcopy" (default) | "direct" */
 	uint16_t mcopy_port;          /* the engines' TCP port, 1..65535, default 49300 (every node alike) */
+	char congestion[16];          /* TCP congestion control of the engines' streams; "": the host's */
 	uint32_t streams;             /* 1..16, default 1 */
 	uint32_t max_concurrent;      /* 1..16, default 2 */
 	uint32_t max_cluster;         /* 0..256 at once in the cluster, 0 = no limit (default) */

@@ -15,6 +15,7 @@
 #include "clusterd/daemon.h"
 #include "common/log.h"
 #include "common/loop.h"
+#include "migrate/mcopy.h"
 
 static void usage(FILE *f)
 {
@@ -127,6 +128,20 @@ int main(int argc, char **argv)
 	if (load_config(path, &cfg) < 0)
 		return EXIT_FAILURE;
 	if (check_only) {
+		/* what the file cannot say: whether this kernel offers it */
+		r = cfg->migration.transport == CFG_TRANSPORT_MCOPY
+			    ? mcopy_congestion_check(cfg->migration.congestion[0] ? cfg->migration.congestion
+										  : NULL)
+			    : 0;
+		if (r < 0) {
+			fprintf(stderr,
+				"%s: migration.congestion: \"%s\" is not offered by this kernel: %s "
+				"(available: "
+				"/proc/sys/net/ipv4/tcp_available_congestion_control)\n",
+				path, cfg->migration.congestion, strerror(-r));
+			cfg_free(cfg);
+			return EXIT_FAILURE;
+		}
 		printf("configuration OK\n");
 		cfg_free(cfg);
 		return EXIT_SUCCESS;

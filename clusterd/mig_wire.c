@@ -173,6 +173,7 @@ static struct mcopy_engine *route(void *userdata, uint64_t id, const char *peer)
 	p.n_links = 0; /* streams come from the shared listener */
 	p.unix_path = in->path;
 	p.key = w->key;
+	p.congestion = w->cfg->migration.congestion[0] ? w->cfg->migration.congestion : NULL;
 	r = mcopy_engine_new(w->loop, &p, in_event, in, &in->e);
 	if (r < 0) {
 		log_err("migration of %s: mcopy: cannot start receiving (stream from %s): %s", cm->name, peer,
@@ -243,6 +244,24 @@ int mw_new(struct ev_loop *loop, const struct cfg *cfg, uint32_t local_id, struc
 			MCOPY_KEY_MIN, MCOPY_KEY_MAX, mcopy_strerror(r));
 		free(w);
 		return r;
+	}
+	if (cfg->migration.congestion[0]) {
+		r = mcopy_congestion_check(cfg->migration.congestion);
+		if (r < 0) {
+			log_err("migration.congestion \"%s\": this kernel does not offer it to the engine: "
+				"%s "
+				"(available: /proc/sys/net/ipv4/tcp_available_congestion_control; a module "
+				"may "
+				"need loading, e.g. tcp_%s)",
+				cfg->migration.congestion, strerror(-r), cfg->migration.congestion);
+			mcopy_key_free(w->key);
+			free(w);
+			return r;
+		}
+		log_info("mcopy: the engines' streams use TCP congestion control %s (migration.congestion)",
+			 cfg->migration.congestion);
+	} else {
+		log_info("mcopy: the engines' streams use the host's TCP congestion control");
 	}
 	socket_dir_prepare();
 	/* auto would take rdma where a device reaches the peer, but QEMU's side
@@ -377,6 +396,7 @@ int mw_out_start(struct mw *w, uint64_t id, const struct hb_addr *targets, size_
 	}
 	p.unix_path = o->path;
 	p.key = w->key;
+	p.congestion = w->cfg->migration.congestion[0] ? w->cfg->migration.congestion : NULL;
 	r = mcopy_engine_new(w->loop, &p, out_event, o, &o->e);
 	if (r < 0) {
 		free(o);

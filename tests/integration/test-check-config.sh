@@ -27,6 +27,18 @@ grep -q "^$d/bad.conf:$colour_line: migration.colour: " <<<"$out" ||
 	fail "unknown key not reported with file:line:key: $out"
 echo "$out" | sed 's/^/  /'
 
+# migration.congestion: one this kernel offers is OK; an unknown one is
+# refused before the daemon would start (the file itself is valid)
+sed 's/mcopy_port = 49300;/mcopy_port = 49300; congestion = "reno";/' "$d/ok.conf" >"$d/cc.conf"
+out=$("$CLUSTERD" --check-config -c "$d/cc.conf" 2>&1) || fail "congestion reno rejected: $out"
+sed 's/mcopy_port = 49300;/mcopy_port = 49300; congestion = "nosuch_cc";/' "$d/ok.conf" >"$d/cc-bad.conf"
+out=$("$CLUSTERD" --check-config -c "$d/cc-bad.conf" 2>&1)
+rc=$?
+[ $rc = 1 ] || fail "unknown congestion control: exit $rc, want 1 ($out)"
+grep -q "^$d/cc-bad.conf: migration.congestion: \"nosuch_cc\" is not offered by this kernel" <<<"$out" ||
+	fail "unknown congestion control not named: $out"
+echo "  $out"
+
 out=$("$CLUSTERD" --check-config -c "$d/missing.conf" 2>&1)
 [ $? = 1 ] || fail "missing file should exit 1"
 grep -q "missing.conf" <<<"$out" || fail "missing file not named: $out"

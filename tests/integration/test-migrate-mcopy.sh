@@ -9,11 +9,13 @@
 # mid-stream (n2's clusterd, which hosts it, is killed): the migration fails
 # with the engine's reason (or n2's failure, whichever the source learns
 # first), the VM runs on at its source untouched, nothing runs on n2, and
-# n2's restarted daemon removes the stale socket.
+# n2's restarted daemon removes the stale socket. The engines' streams use
+# migration.congestion = "reno" (not this host's default): the daemons say
+# so, and the streams seen while it runs (ss) use it.
 . "$(dirname "$0")/lib.sh"
 it_require_libvirt
 
-export MIG_SETTINGS='transport = "mcopy"; streams = 4;'
+export MIG_SETTINGS='transport = "mcopy"; streams = 4; congestion = "reno";'
 sb_up --nodes 2 --libvirt
 grep -q 'transport = "mcopy"' "$SANDBOX_DIR/n1/clusterd.conf" || sb_fail "the sandbox did not take MIG_SETTINGS"
 for n in n1 n2; do
@@ -21,6 +23,8 @@ for n in n1 n2; do
 		sb_fail "$n's engine does not listen on its migration address"
 	sb_wait_log $n 'mcopy: backend tcp for every migration, not probing for RDMA: .*return path' 1 ||
 		sb_fail "$n does not say which backend it uses and why"
+	sb_wait_log $n 'mcopy: the engines. streams use TCP congestion control reno \(migration\.congestion\)' 1 ||
+		sb_fail "$n does not say that its streams use reno"
 done
 sb guest-start n1 vm1 --mem 256 --dirty-mb 64 --dirty-rate 100 || sb_fail "guest-start failed"
 read -r _ boot _ _ < <(sb_guest_wait_tick n1 vm1 3 60) || sb_fail "the guest did not start ticking"
@@ -40,12 +44,27 @@ mark1=$(sb_count_log n1 '.') mark2=$(sb_count_log n2 '.')
 gmark=$(sb_guest_lines n2 vm1)
 read -r last_src _ < <(sb_guest_tick n1 vm1)
 mig0=$(net_total migration) mgmt0=$(net_total management)
+# the source's streams to the target's engine, as ss sees them while it runs
+rm -f "$SANDBOX_DIR/ss1.done"
+(while [ ! -e "$SANDBOX_DIR/ss1.done" ]; do
+	sb exec n1 ss -tinH state established '( dport = :49300 )' 2>/dev/null
+	sleep 0.02
+done) >"$SANDBOX_DIR/ss1.samples" &
+ssp=$!
 it_ctl n1 migrate vm1 n2 --wait >"$SANDBOX_DIR/migrate1.out" 2>&1 &
 ctl=$!
 # the engine's counters, live, on the node that is neither asked nor the source's
 it_copy_watch n2 vm1 0 120 >"$SANDBOX_DIR/copy1.samples"
 live=$?
 wait $ctl || sb_fail "clusterctl migrate vm1 n2 --wait failed: $(cat "$SANDBOX_DIR/migrate1.out")"
+touch "$SANDBOX_DIR/ss1.done"
+wait $ssp
+# every congestion control named in those samples is reno (bbr is this host's default)
+ccs=$(grep -oE '(^| )(reno|cubic|bbr|bbr2|bbr3|dctcp|htcp|vegas|westwood|bic|highspeed|hybla|illinois|lp|nv|scalable|veno|yeah|cdg)( |$)' \
+	"$SANDBOX_DIR/ss1.samples" | tr -d ' ' | sort | uniq -c | tr -s ' ' | tr '\n' ';')
+echo "  congestion control of n1's streams to n2:49300 while it ran (samples):$ccs"
+[ -n "$ccs" ] || sb_fail "ss saw no stream from n1 to n2:49300 while the migration ran"
+[[ $ccs =~ ^\ ?[0-9]+\ reno\;$ ]] || sb_fail "n1's streams do not all use reno: $ccs"
 out=$(cat "$SANDBOX_DIR/migrate1.out")
 echo "  copy counters seen on n2 while it ran: $(grep -c '^running [1-9]' "$SANDBOX_DIR/copy1.samples") sample(s), last: $(tail -n 1 "$SANDBOX_DIR/copy1.samples")"
 # (a migration here can end within the first second, before a live report:

@@ -273,6 +273,16 @@ static const struct bad_case bad_cases[] = {
 	 "0 is out of range (allowed: 1..65535)"},
 	{"mcopy_port_65536", MINIMAL "migration = {\n  mcopy_port = 65536;\n};\n", 10, "migration.mcopy_port",
 	 "65536 is out of range (allowed: 1..65535)"},
+	{"congestion_upper", MINIMAL "migration = {\n  congestion = \"Reno\";\n};\n", 10,
+	 "migration.congestion",
+	 "invalid value \"Reno\" (allowed: a TCP congestion control such as \"reno\" or \"cubic\", 1-15 "
+	 "characters of a-z 0-9 _)"},
+	{"congestion_empty", MINIMAL "migration = {\n  congestion = \"\";\n};\n", 10, "migration.congestion",
+	 "invalid value \"\""},
+	{"congestion_long", MINIMAL "migration = {\n  congestion = \"abcdefghijklmnop\";\n};\n", 10,
+	 "migration.congestion", "too long: 16 bytes"},
+	{"congestion_number", MINIMAL "migration = {\n  congestion = 1;\n};\n", 10, "migration.congestion",
+	 "expected a string, got an integer"},
 	{"self_fence_999", MINIMAL "fencing = {\n  self_fence_ms = 999;\n};\n", 10, "fencing.self_fence_ms",
 	 "999 is out of range (allowed: 1000..600000)"},
 	{"quarantine_s_604801", MINIMAL "fencing = {\n  quarantine_s = 604801;\n};\n", 10,
@@ -538,6 +548,7 @@ static void assert_documented_defaults(const struct cfg *cfg)
 	assert_int_equal(cfg->migration.bandwidth_mbps, 0);
 	assert_int_equal(cfg->migration.max_downtime_ms, 300);
 	assert_int_equal(cfg->migration.mcopy_port, 49300);
+	assert_string_equal(cfg->migration.congestion, "");
 	assert_int_equal(cfg->migration.timeout_s_per_gib, 120);
 	assert_int_equal(cfg->migration.progress_timeout_s, 60);
 	assert_true(cfg->migration.auto_converge);
@@ -700,7 +711,8 @@ static void test_edges_accepted(void **state)
 		"  same_subnet_threshold = 3; cross_subnet_threshold = 120; route_history_length = 1000;\n"
 		"  rise = 100; degraded_grace_s = 0; };\n"
 		"migration = { bandwidth_mbps = 10000L; streams = 16; max_downtime_ms = 60000;\n"
-		"  transport = \"direct\"; auto_converge = false; postcopy = true; mcopy_port = 65535; };\n"
+		"  transport = \"direct\"; auto_converge = false; postcopy = true; mcopy_port = 65535;\n"
+		"  congestion = \"bbr_2\"; };\n"
 		"fencing = { mode = \"none\"; self_fence_ms = 1000; isolation_grace_ms = 999;\n"
 		"  allow_self_fence_fallback = false; quarantine_s = 604800; };\n"
 		"control = { group = \"clusterd\"; admin_group = \"wheel\"; };\n"
@@ -719,6 +731,7 @@ static void test_edges_accepted(void **state)
 	assert_int_equal(cfg->migration.streams, 16);
 	assert_int_equal(cfg->migration.max_downtime_ms, 60000);
 	assert_int_equal(cfg->migration.mcopy_port, 65535);
+	assert_string_equal(cfg->migration.congestion, "bbr_2");
 	assert_int_equal(cfg->migration.transport, CFG_TRANSPORT_DIRECT);
 	assert_false(cfg->migration.auto_converge);
 	assert_true(cfg->migration.postcopy);
