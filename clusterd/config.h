@@ -94,7 +94,8 @@ struct cfg_migration {
 	int network;                  /* index of the migration network, -1 none */
 	enum cfg_transport transport; /* "mcopy" (default) | "direct" */
 	uint16_t mcopy_port;          /* the engines' TCP port, 1..65535, default 49300 (every node alike) */
-	char congestion[16];          /* TCP congestion control of the engines' streams; "": the host's */
+	char congestion[16];          /* TCP congestion control of the engines' streams; "": the host's
+				       * (cfg_mig_congestion) */
 	uint32_t streams;             /* 1..16, default 1 */
 	uint32_t max_concurrent;      /* 1..16, default 2 */
 	uint32_t max_cluster;         /* 0..256 at once in the cluster, 0 = no limit (default) */
@@ -179,5 +180,14 @@ int cfg_network_by_role(const struct cfg *cfg, enum cfg_role role);
 int cfg_network_by_name(const struct cfg *cfg, const char *name);
 
 const char *cfg_role_name(enum cfg_role r);
+
+/* migration.congestion as the engine takes it: the name, or NULL (the
+ * host's default; also with transport "direct", which has no engine). */
+static inline const char *cfg_mig_congestion(const struct cfg *cfg)
+{
+	return cfg->migration.transport == CFG_TRANSPORT_MCOPY && cfg->migration.congestion[0]
+		       ? cfg->migration.congestion
+		       : NULL;
+}
 
 #endif

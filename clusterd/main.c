@@ -129,16 +129,11 @@ int main(int argc, char **argv)
 		return EXIT_FAILURE;
 	if (check_only) {
 		/* what the file cannot say: whether this kernel offers it */
-		r = cfg->migration.transport == CFG_TRANSPORT_MCOPY
-			    ? mcopy_congestion_check(cfg->migration.congestion[0] ? cfg->migration.congestion
-										  : NULL)
-			    : 0;
+		r = mcopy_congestion_check(cfg_mig_congestion(cfg));
 		if (r < 0) {
 			fprintf(stderr,
-				"%s: migration.congestion: \"%s\" is not offered by this kernel: %s "
-				"(available: "
-				"/proc/sys/net/ipv4/tcp_available_congestion_control)\n",
-				path, cfg->migration.congestion, strerror(-r));
+				"%s: migration.congestion: \"%s\" is not offered by this kernel: %s\n", path,
+				cfg->migration.congestion, mcopy_congestion_strerror(r));
 			cfg_free(cfg);
 			return EXIT_FAILURE;
 		}

@@ -173,7 +173,7 @@ static struct mcopy_engine *route(void *userdata, uint64_t id, const char *peer)
 	p.n_links = 0; /* streams come from the shared listener */
 	p.unix_path = in->path;
 	p.key = w->key;
-	p.congestion = w->cfg->migration.congestion[0] ? w->cfg->migration.congestion : NULL;
+	p.congestion = cfg_mig_congestion(w->cfg);
 	r = mcopy_engine_new(w->loop, &p, in_event, in, &in->e);
 	if (r < 0) {
 		log_err("migration of %s: mcopy: cannot start receiving (stream from %s): %s", cm->name, peer,
@@ -229,6 +229,7 @@ int mw_new(struct ev_loop *loop, const struct cfg *cfg, uint32_t local_id, struc
 	   struct mw **ret_mw)
 {
 	int me = cfg_node_by_id(cfg, local_id), net = cfg->migration.network, r;
+	const char *cc = cfg_mig_congestion(cfg);
 	struct mw *w = calloc(1, sizeof(*w));
 
 	if (!w)
@@ -245,21 +246,18 @@ int mw_new(struct ev_loop *loop, const struct cfg *cfg, uint32_t local_id, struc
 		free(w);
 		return r;
 	}
-	if (cfg->migration.congestion[0]) {
-		r = mcopy_congestion_check(cfg->migration.congestion);
+	if (cc) {
+		r = mcopy_congestion_check(cc);
 		if (r < 0) {
 			log_err("migration.congestion \"%s\": this kernel does not offer it to the engine: "
-				"%s "
-				"(available: /proc/sys/net/ipv4/tcp_available_congestion_control; a module "
-				"may "
-				"need loading, e.g. tcp_%s)",
-				cfg->migration.congestion, strerror(-r), cfg->migration.congestion);
+				"%s",
+				cfg->migration.congestion, mcopy_congestion_strerror(r));
 			mcopy_key_free(w->key);
 			free(w);
 			return r;
 		}
 		log_info("mcopy: the engines' streams use TCP congestion control %s (migration.congestion)",
-			 cfg->migration.congestion);
+			 cc);
 	} else {
 		log_info("mcopy: the engines' streams use the host's TCP congestion control");
 	}
@@ -396,7 +394,7 @@ int mw_out_start(struct mw *w, uint64_t id, const struct hb_addr *targets, size_
 	}
 	p.unix_path = o->path;
 	p.key = w->key;
-	p.congestion = w->cfg->migration.congestion[0] ? w->cfg->migration.congestion : NULL;
+	p.congestion = cfg_mig_congestion(w->cfg);
 	r = mcopy_engine_new(w->loop, &p, out_event, o, &o->e);
 	if (r < 0) {
 		free(o);

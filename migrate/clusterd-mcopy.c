@@ -328,9 +328,7 @@ int main(int argc, char **argv)
 	r = mcopy_congestion_check(p.congestion);
 	if (r < 0) {
 		fprintf(stderr, "clusterd-mcopy %s: --congestion %s: %s\n", run.mode, p.congestion,
-			r == -ENOENT  ? "not available here (net.ipv4.tcp_available_congestion_control)"
-			: r == -EPERM ? "not allowed (net.ipv4.tcp_allowed_congestion_control)"
-				      : strerror(-r));
+			mcopy_congestion_strerror(r));
 		return 2;
 	}
 	log_open("clusterd-mcopy", true, verbose ? LOG_LVL_DEBUG : LOG_LVL_INFO);

@@ -117,6 +117,10 @@ void mcopy_engine_stats(const struct mcopy_engine *e, struct mcopy_stats *ret);
  * -EPERM (not allowed: net.ipv4.tcp_allowed_congestion_control, without
  * CAP_NET_ADMIN), -EINVAL (not a name). Opens and closes a socket. */
 int mcopy_congestion_check(const char *name);
+/* What mcopy_congestion_check's error means, for a message that names the
+ * setting: "not available here (net.ipv4.tcp_available_congestion_control;
+ * ...)", "not allowed (...)", or strerror. */
+const char *mcopy_congestion_strerror(int err);
 
 /* The TCP port actually bound for link i (recv side; useful with port 0). */
 int mcopy_engine_port(const struct mcopy_engine *e, unsigned link);

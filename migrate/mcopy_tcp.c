@@ -1490,6 +1490,21 @@ int mcopy_congestion_check(const char *name)
 	return r;
 }
 
+const char *mcopy_congestion_strerror(int err)
+{
+	switch (err) {
+	case -ENOENT:
+		return "not available here (see /proc/sys/net/ipv4/tcp_available_congestion_control; a "
+		       "module such as tcp_htcp may need loading)";
+	case -EPERM:
+		return "not allowed (net.ipv4.tcp_allowed_congestion_control)";
+	case -EINVAL:
+		return "not a congestion control name (1-15 characters)";
+	default:
+		return strerror(-err);
+	}
+}
+
 static int open_listeners(struct mcopy_engine *e)
 {
 	int one = 1;
